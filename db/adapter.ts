@@ -1,0 +1,161 @@
+/**
+ * Two backends, one code path: real Postgres through `pg` when a connection string is given,
+ * embedded PGlite (Postgres in WASM) otherwise. Everything above this file sees only `Db`.
+ *
+ * Conventions both adapters guarantee, so callers never branch on the backend:
+ * - int8 columns arrive as bigint; bigint parameters may be passed as bigint (sent as text).
+ * - every connection has search_path = <schema>, public, so migrations and queries use
+ *   unqualified names and each test can own a schema.
+ */
+import { Pool, types as pgTypes, type PoolClient } from 'pg';
+import type { PGlite as PGliteType } from '@electric-sql/pglite';
+
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<T = Record<string, any>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+}
+
+export interface Tx extends Queryable {
+  /** Several statements, no parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  readonly schema: string;
+  /** Several statements, no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /** Run `fn` in one transaction; rolled back if it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  /** postgres://… — when absent, embedded PGlite. */
+  url?: string;
+  /** PGlite data directory; `memory://` for a throwaway database. */
+  dataDir?: string;
+  /** Schema for all objects (created if missing). */
+  schema?: string;
+  /** Postgres role to SET after connecting (e.g. grid_writer), enforcing privileges. */
+  role?: string;
+  /** Pool size for Postgres. */
+  poolSize?: number;
+  /**
+   * An already open PGlite to use instead of opening one (starting PGlite costs 1–2 s; tests
+   * share one and give each test its own schema). Not closed by `close()`.
+   */
+  pglite?: PGliteType;
+}
+
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function prepare(params: readonly unknown[] | undefined): unknown[] | undefined {
+  if (!params) return undefined;
+  return params.map((p) => (typeof p === 'bigint' ? p.toString() : Array.isArray(p) ? p.map((x) => (typeof x === 'bigint' ? x.toString() : x)) : p));
+}
+
+export async function openDb(opts: DbOptions = {}): Promise<Db> {
+  const schema = opts.schema ?? 'grid';
+  if (!SCHEMA_RE.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
+  if (opts.role !== undefined && !SCHEMA_RE.test(opts.role)) throw new Error(`invalid role name ${JSON.stringify(opts.role)}`);
+  return opts.url ? openPostgres(opts.url, schema, opts) : openPglite(opts.dataDir ?? '.grid/pgdata', schema, opts.pglite);
+}
+
+async function openPostgres(url: string, schema: string, opts: DbOptions): Promise<Db> {
+  const int8 = (v: string) => BigInt(v);
+  const setup = new Pool({ connectionString: url, max: 1 });
+  try {
+    await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } catch (e: any) {
+    // Concurrent creators race on the catalog; the schema exists either way.
+    if (e.code !== '23505' && e.code !== '42P06') throw e;
+  } finally {
+    await setup.end();
+  }
+  const pool = new Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    options: `-c search_path=${schema},public` + (opts.role ? ` -c role=${opts.role}` : ''),
+    types: { getTypeParser: ((oid: number, format: any) => (oid === 20 ? int8 : pgTypes.getTypeParser(oid, format))) as any },
+  });
+  // An idle client that errors (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const q = async (c: Pool | PoolClient, sql: string, params?: readonly unknown[]) => {
+    const r = await c.query(sql, prepare(params));
+    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+  };
+  return {
+    kind: 'postgres',
+    schema,
+    query: (sql, params) => q(pool, sql, params) as any,
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    transaction: async (fn) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn({
+          query: (sql, params) => q(client, sql, params) as any,
+          exec: async (sql) => {
+            await client.query(sql);
+          },
+        });
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function openPglite(dataDir: string, schema: string, shared?: PGliteType): Promise<Db> {
+  let pg = shared;
+  if (!pg) {
+    const { PGlite } = await import('@electric-sql/pglite');
+    if (!dataDir.startsWith('memory://')) {
+      const fs = await import('node:fs');
+      fs.mkdirSync(dataDir, { recursive: true });
+    }
+    pg = new PGlite(dataDir) as unknown as PGliteType;
+    await pg.waitReady;
+  }
+  const own = !shared;
+  await pg.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}, public;`);
+  const q = async (c: { query: PGliteType['query'] }, sql: string, params?: readonly unknown[]) => {
+    const r = await c.query(sql, prepare(params) as any[]);
+    return { rows: r.rows as any[], rowCount: r.affectedRows ?? r.rows.length };
+  };
+  return {
+    kind: 'pglite',
+    schema,
+    query: (sql, params) => q(pg, sql, params) as any,
+    exec: async (sql) => {
+      await pg.exec(sql);
+    },
+    // PGlite has one connection; its transaction() holds it exclusively, which serializes
+    // writers the way the chain-head lock does on Postgres.
+    transaction: (fn) =>
+      pg.transaction((tx) =>
+        fn({
+          query: (sql, params) => q(tx, sql, params) as any,
+          exec: async (sql) => {
+            await tx.exec(sql);
+          },
+        }),
+      ),
+    close: async () => {
+      if (own) await pg.close();
+    },
+  };
+}

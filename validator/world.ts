@@ -1,0 +1,156 @@
+/**
+ * The state the law reads, and the one in-memory implementation of it.
+ *
+ * The writer loads the slice of state a batch touches (under its locks) into a MemoryWorld,
+ * validates each proposal in order and applies its effects, so proposal N+1 sees proposal N.
+ * The n8n Validator node and the scripted agents use the same class over a snapshot. Replay folds
+ * ledger entries through the same `applyEntry`, so there is exactly one definition of what an
+ * entry does to state.
+ */
+import type { Actor, Effect, Resource } from './types';
+import { applyPolicyPatch, DEFAULT_POLICY, type Policy } from './policy';
+import { PolicyPatchSchema } from './schemas';
+
+export interface OfferState {
+  offer_id: string;
+  maker: string;
+  give: { resource: string; amount: bigint };
+  want: { resource: string; amount: bigint };
+  counterparty: string | null;
+  expires_at: number | null;
+  status: 'open' | 'accepted' | 'cancelled';
+}
+
+export interface BreakerState {
+  open: boolean;
+  reason: string;
+  /** Who last changed it (actor id), or null at genesis. */
+  by: string | null;
+}
+
+/** Read-only view the rules are written against. */
+export interface WorldView {
+  /** The decision time (ms). Supplied by the writer; the law never reads a clock. */
+  readonly now: number;
+  readonly policy: Policy;
+  readonly breaker: BreakerState;
+  actor(id: string): Actor | undefined;
+  resource(id: string): Resource | undefined;
+  balance(actor: string, resource: string): bigint;
+  /** Every actor holding a positive balance of `resource` (for interest). */
+  holders(resource: string): Array<[string, bigint]>;
+  offer(id: string): OfferState | undefined;
+  /** Applied proposals by `agent` with decision time > sinceMs. */
+  actionsSince(agent: string, sinceMs: number): number;
+}
+
+const key = (actor: string, resource: string) => `${actor}\u0000${resource}`;
+
+export class MemoryWorld implements WorldView {
+  now = 0;
+  policy: Policy = DEFAULT_POLICY;
+  breaker: BreakerState = { open: false, reason: 'genesis', by: null };
+  readonly actors = new Map<string, Actor>();
+  readonly resources = new Map<string, Resource>();
+  readonly balances = new Map<string, bigint>();
+  readonly offers = new Map<string, OfferState>();
+  /**
+   * Rate-limit window. `baseCounts` are the applied proposals per agent counted by the loader
+   * for decision times > `baseSince`; `recent` are decision times applied in memory since then.
+   * The writer decides a whole batch at one `now`, so counts plus appended times are exact.
+   */
+  baseSince = -Infinity;
+  readonly baseCounts = new Map<string, number>();
+  readonly recent = new Map<string, number[]>();
+
+  actor(id: string) {
+    return this.actors.get(id);
+  }
+  resource(id: string) {
+    return this.resources.get(id);
+  }
+  balance(actor: string, resource: string): bigint {
+    return this.balances.get(key(actor, resource)) ?? 0n;
+  }
+  setBalance(actor: string, resource: string, amount: bigint) {
+    this.balances.set(key(actor, resource), amount);
+  }
+  holders(resource: string): Array<[string, bigint]> {
+    const out: Array<[string, bigint]> = [];
+    for (const [k, v] of this.balances) {
+      const [a, r] = k.split('\u0000');
+      if (r === resource && v > 0n) out.push([a, v]);
+    }
+    // Deterministic order: the law's output must not depend on Map insertion order.
+    return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  }
+  /** Every (actor, resource, amount), sorted — for diffs and checksums. */
+  allBalances(): Array<[string, string, bigint]> {
+    const out: Array<[string, string, bigint]> = [];
+    for (const [k, v] of this.balances) {
+      const [a, r] = k.split('\u0000');
+      out.push([a, r, v]);
+    }
+    return out.sort((x, y) => (x[0] === y[0] ? (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0) : x[0] < y[0] ? -1 : 1));
+  }
+  offer(id: string) {
+    return this.offers.get(id);
+  }
+  actionsSince(agent: string, sinceMs: number): number {
+    // The loader counted from `baseSince`, which is never later than the window start the
+    // writer asks about: the count may include a few just-expired actions (stricter, never looser).
+    const base = sinceMs >= this.baseSince ? (this.baseCounts.get(agent) ?? 0) : 0;
+    let n = 0;
+    for (const t of this.recent.get(agent) ?? []) if (t > sinceMs) n++;
+    return base + n;
+  }
+  recordAction(agent: string, at: number) {
+    const ts = this.recent.get(agent);
+    if (ts) ts.push(at);
+    else this.recent.set(agent, [at]);
+  }
+
+  /**
+   * Apply one effect. Movements change balances; governance entries change policy, breaker and
+   * offers. The same function serves the writer (after validation) and replay (from the ledger).
+   */
+  applyEffect(e: Effect, ctx: { proposal_id: string; agent: string }): void {
+    if (e.amount !== null && e.resource !== null) {
+      if (e.from !== null) this.setBalance(e.from, e.resource, this.balance(e.from, e.resource) - e.amount);
+      if (e.to !== null) this.setBalance(e.to, e.resource, this.balance(e.to, e.resource) + e.amount);
+    }
+    const m = e.metadata;
+    switch (e.kind) {
+      case 'offer':
+        this.offers.set(ctx.proposal_id, {
+          offer_id: ctx.proposal_id,
+          maker: ctx.agent,
+          give: { resource: String((m.give as any).resource), amount: BigInt((m.give as any).amount) },
+          want: { resource: String((m.want as any).resource), amount: BigInt((m.want as any).amount) },
+          counterparty: (m.counterparty as string | null) ?? null,
+          expires_at: (m.expires_at as number | null) ?? null,
+          status: 'open',
+        });
+        break;
+      case 'swap': {
+        const o = this.offers.get(String(m.offer_id));
+        if (o) o.status = 'accepted';
+        break;
+      }
+      case 'offer_cancel': {
+        const o = this.offers.get(String(m.offer_id));
+        if (o) o.status = 'cancelled';
+        break;
+      }
+      case 'policy_set':
+        // Stored as JSON (bigints as strings); the schema turns it back into typed values.
+        this.policy = applyPolicyPatch(this.policy, PolicyPatchSchema.parse(m.patch));
+        break;
+      case 'breaker_set':
+        this.breaker = { open: Boolean(m.open), reason: String(m.reason), by: ctx.agent };
+        break;
+      default:
+        break;
+    }
+  }
+}
