@@ -1,5 +1,5 @@
 /**
- * Loads, under the writer's locks, the slice of state a batch of proposals needs, into a
+ * Loads, under the locks of the actors a batch names, the slice of state the batch needs into a
  * MemoryWorld the law can read. One round trip (grid_load, migration 0003).
  */
 import { MemoryWorld, policyFromJson, DEFAULT_POLICY, type Proposal, type Policy, type ActorKind } from '../validator';
@@ -17,9 +17,6 @@ export interface Decided {
 
 export interface Loaded {
   world: MemoryWorld;
-  lastId: bigint;
-  lastHash: string;
-  lastAtMs: number;
   decided: Map<string, Decided>;
 }
 
@@ -69,6 +66,12 @@ export async function loadState(
 ): Promise<Loaded> {
   const n = needsOf(proposals);
   for (const id of extraIds) n.ids.add(id);
+  // A policy change is checked against the treasury it would leave in force.
+  for (const p of proposals) {
+    if (p.kind !== 'policy_set') continue;
+    n.actors.add(policyHint.carbon_tax.treasury);
+    if (p.patch.carbon_tax?.treasury) n.actors.add(p.patch.carbon_tax.treasury);
+  }
   // Interest needs every holder of the interest resource; the policy says which resource that is.
   const holders = n.holders.size ? [policyHint.interest.resource] : [];
   let since = now - policyHint.rate_limit.window_ms;
@@ -117,7 +120,6 @@ export async function loadState(
   for (const [a, c] of Object.entries(counts)) w.baseCounts.set(a, Number(c));
   const decided = new Map<string, Decided>();
   for (const d of s.decided as Decided[]) decided.set(d.proposal_id, d);
-  const lastAtMs = Number(s.last_at_ms);
-  w.now = Math.max(now, lastAtMs);
-  return { world: w, lastId: BigInt(s.last_id), lastHash: s.last_hash, lastAtMs, decided };
+  w.now = now;
+  return { world: w, decided };
 }

@@ -1,10 +1,11 @@
 /**
  * The one path by which state changes: proposal → validation → atomic append.
  *
- * A batch is one transaction: load the touched state under the chain-head lock, decide each
- * proposal in order against the state left by the ones before it (a rejection does not abort the
- * others), append the accepted entries with the hash chain, apply deltas to the balance cache,
- * record rejections and their alerts (outbox), move the head, commit. Nothing is acknowledged
+ * A batch is one transaction: load the touched state under the locks of the actors it names,
+ * decide each proposal in order against the state left by the ones before it (a rejection does
+ * not abort the others), then — under the chain-head lock, for as short a time as possible —
+ * number, hash and append the accepted entries, apply deltas to the balance cache, record
+ * rejections and their alerts (outbox), move the head, commit. Nothing is acknowledged
  * before the commit returns, so a crash at any instant loses nothing acknowledged.
  *
  * `apply` (one proposal) goes through a group-commit queue: concurrent callers share a
@@ -30,7 +31,7 @@ import {
   type Rejection,
 } from '../validator';
 import type { Db, Tx } from './adapter';
-import { entryHash, sha256Hex } from './hash';
+import { entryBody, sha256Hex } from './hash';
 import { loadState, type Decided } from './load';
 import { GridError } from './errors';
 
@@ -83,15 +84,23 @@ interface Prepared {
 }
 
 interface Row {
-  id: bigint;
   proposal_id: string;
   leg: number;
   agent: string;
-  executed_at: number;
   proposal_hash: string;
-  prev_hash: string;
-  hash: string;
+  /** Canonical text of the entry without id and time (db/hash.ts); hashed by grid_append. */
+  body: string;
   e: Effect;
+  /** Assigned by grid_append. */
+  id?: bigint;
+  at?: number;
+}
+
+interface RejectionRow {
+  p: Prepared;
+  r: Rejection;
+  agent: string | null;
+  kind: string | null;
 }
 
 export class LedgerWriter {
@@ -162,16 +171,15 @@ export class LedgerWriter {
     const extraIds = prepared.flatMap((p) => (!p.proposal && p.proposalId ? [p.proposalId] : []));
     const st = await loadState(tx, proposals, extraIds, this.clock(), this.policyHint);
     const world = st.world;
+    const policyVersion = world.policy.version;
+    const breakerOpen = world.breaker.open;
     this.policyHint = world.policy;
-    const now = world.now;
     const decided = st.decided;
     const rows: Row[] = [];
-    const rejections: Array<{ p: Prepared; r: Rejection; agent: string | null; kind: string | null }> = [];
+    const rejections: RejectionRow[] = [];
     const results: ApplyResult[] = [];
     const dupApplied: Array<{ index: number; proposal_id: string }> = [];
     const policies = new Map<number, Policy>();
-    let lastId = st.lastId;
-    let lastHash = st.lastHash;
     const vv = this.validatorVersion;
 
     for (const p of prepared) {
@@ -204,116 +212,99 @@ export class LedgerWriter {
       const entries: EntrySummary[] = [];
       decision.effects.forEach((e, leg) => {
         if (leg === 0 && prop.reasoning) e = { ...e, metadata: { ...e.metadata, reasoning: prop.reasoning } };
-        lastId += 1n;
-        const row: Row = { id: lastId, proposal_id: prop.proposal_id, leg, agent: prop.agent, executed_at: now, proposal_hash: p.hash, prev_hash: lastHash, hash: '', e };
-        row.hash = entryHash({ ...e, id: row.id, proposal_id: row.proposal_id, leg, agent: row.agent, validator_version: vv, executed_at: now, proposal_hash: p.hash, prev_hash: lastHash });
-        lastHash = row.hash;
-        rows.push(row);
+        const body = entryBody({ ...e, proposal_id: prop.proposal_id, leg, agent: prop.agent, validator_version: vv, proposal_hash: p.hash });
+        rows.push({ proposal_id: prop.proposal_id, leg, agent: prop.agent, proposal_hash: p.hash, body, e });
         world.applyEffect(e, { proposal_id: prop.proposal_id, agent: prop.agent });
         if (e.kind === 'policy_set') policies.set(world.policy.version, world.policy);
-        entries.push(summarize(row));
+        entries.push({ id: '', leg, kind: e.kind, from: e.from, to: e.to, resource: e.resource, amount: e.amount === null ? null : e.amount.toString(), hash: '' });
       });
-      world.recordAction(prop.agent, now);
+      world.recordAction(prop.agent, world.now);
       decided.set(prop.proposal_id, { proposal_id: prop.proposal_id, outcome: 'applied', proposal_hash: p.hash });
       results.push({ status: 'applied', proposal_id: prop.proposal_id, duplicate: false, entries, validator_version: vv });
     }
 
-    await this.write(tx, rows, rejections, now, lastId, lastHash, policies);
-    if (dupApplied.length) {
-      const found = await tx.query<any>(
-        `SELECT proposal_id::text AS proposal_id, id, leg, kind, from_actor, to_actor, resource, amount, encode(hash, 'hex') AS hash, validator_version
-         FROM ledger WHERE proposal_id = ANY($1::uuid[]) ORDER BY id`,
-        [dupApplied.map((d) => d.proposal_id)],
-      );
-      for (const d of dupApplied) {
-        const mine = found.rows.filter((r) => r.proposal_id === d.proposal_id.toLowerCase());
-        const res = results[d.index] as AppliedResult;
-        res.entries = mine.map((r) => summarize({ id: r.id, leg: r.leg, hash: r.hash, e: { kind: r.kind, from: r.from_actor, to: r.to_actor, resource: r.resource, amount: r.amount, metadata: {} } } as Row));
-        if (mine[0]) res.validator_version = mine[0].validator_version;
+    const appended = await this.append(tx, rows, rejections, world.now, policyVersion, breakerOpen);
+    // Number the new entries in chain order: ids are consecutive from first_id.
+    let k = 0;
+    for (const r of results) {
+      if (r.status !== 'applied' || r.duplicate) continue;
+      for (const e of r.entries) {
+        rows[k].id = appended.firstId + BigInt(k);
+        rows[k].at = appended.atMs;
+        e.id = rows[k].id!.toString();
+        e.hash = appended.hashes[k];
+        k++;
       }
     }
+    if (rows.length) await this.writeGovernance(tx, rows, policies);
+    if (dupApplied.length) await this.fillDuplicates(tx, results, dupApplied);
     return results;
   }
 
-  private async write(tx: Tx, rows: Row[], rejections: Array<{ p: Prepared; r: Rejection; agent: string | null; kind: string | null }>, now: number, lastId: bigint, lastHash: string, policies: Map<number, Policy>): Promise<void> {
-    const at = new Date(now).toISOString();
-    if (rows.length) {
-      const deltas = new Map<string, [string, string, bigint]>();
-      const add = (a: string, r: string, d: bigint) => {
-        const k = `${a}\u0000${r}`;
-        const cur = deltas.get(k);
+  /** One round trip: grid_append (migration 0003) numbers, hashes and appends under the head lock. */
+  private async append(tx: Tx, rows: Row[], rejections: RejectionRow[], now: number, policyVersion: number, breakerOpen: boolean) {
+    const deltas = new Map<string, [string, string, bigint]>();
+    for (const { e } of rows) {
+      if (e.amount === null || e.resource === null) continue;
+      for (const [actor, d] of [[e.from, -e.amount], [e.to, e.amount]] as Array<[string | null, bigint]>) {
+        if (actor === null) continue;
+        const key = `${actor}\u0000${e.resource}`;
+        const cur = deltas.get(key);
         if (cur) cur[2] += d;
-        else deltas.set(k, [a, r, d]);
-      };
-      for (const { e } of rows) {
-        if (e.amount === null || e.resource === null) continue;
-        if (e.from !== null) add(e.from, e.resource, -e.amount);
-        if (e.to !== null) add(e.to, e.resource, e.amount);
+        else deltas.set(key, [actor, e.resource, d]);
       }
-      const d = [...deltas.values()].filter((x) => x[2] !== 0n).sort((x, y) => (x[0] + '\u0000' + x[1] < y[0] + '\u0000' + y[1] ? -1 : 1));
-      await tx.query(
-        `WITH ins AS (
-           INSERT INTO ledger (id, proposal_id, leg, kind, agent, from_actor, to_actor, resource, amount, validator_version,
-                               executed_at, proposal_hash, metadata, prev_hash, hash)
-           SELECT i, p, l, k, ag, f, t, r, a, $10, $11::timestamptz, ph, m::jsonb, decode(pv, 'hex'), decode(h, 'hex')
-           FROM unnest($1::bigint[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
-                       $12::text[], $13::text[], $14::text[], $15::text[]) AS x(i, p, l, k, ag, f, t, r, a, ph, m, pv, h)
-         ), bal AS (
-           INSERT INTO balances (actor, resource, amount)
-           SELECT * FROM unnest($16::text[], $17::text[], $18::bigint[])
-           ON CONFLICT (actor, resource) DO UPDATE SET amount = balances.amount + EXCLUDED.amount
-         )
-         UPDATE ledger_head SET last_id = $19, last_hash = decode($20, 'hex'), last_at_ms = $21`,
-        [
-          rows.map((r) => r.id.toString()),
-          rows.map((r) => r.proposal_id),
-          rows.map((r) => r.leg),
-          rows.map((r) => r.e.kind),
-          rows.map((r) => r.agent),
-          rows.map((r) => r.e.from),
-          rows.map((r) => r.e.to),
-          rows.map((r) => r.e.resource),
-          rows.map((r) => (r.e.amount === null ? null : r.e.amount.toString())),
-          this.validatorVersion,
-          at,
-          rows.map((r) => r.proposal_hash),
-          rows.map((r) => JSON.stringify(r.e.metadata)),
-          rows.map((r) => r.prev_hash),
-          rows.map((r) => r.hash),
-          d.map((x) => x[0]),
-          d.map((x) => x[1]),
-          d.map((x) => x[2].toString()),
-          lastId.toString(),
-          lastHash,
-          now,
-        ],
-      );
-      await this.writeGovernance(tx, rows, policies);
     }
-    if (rejections.length) {
-      await tx.query(
-        `WITH rej AS (
-           INSERT INTO rejected_proposals (proposal_id, agent, kind, proposal, proposal_hash, code, message, details, validator_version, rejected_at)
-           SELECT p, ag, k, pr::jsonb, ph, c, msg, d::jsonb, $9, $10::timestamptz
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS x(p, ag, k, pr, ph, c, msg, d)
-           RETURNING id, proposal_id, agent, kind, proposal, code, message, details, validator_version, rejected_at
-         )
-         INSERT INTO outbox (topic, key, payload)
-         SELECT 'rejection', COALESCE(proposal_id::text, 'rejection:' || id), to_jsonb(rej) FROM rej
-         ON CONFLICT (topic, key) DO NOTHING`,
-        [
-          rejections.map((x) => x.p.proposalId),
-          rejections.map((x) => x.agent),
-          rejections.map((x) => x.kind),
-          rejections.map((x) => recordableJson(x.p.raw)),
-          rejections.map((x) => x.p.hash),
-          rejections.map((x) => x.r.code),
-          rejections.map((x) => x.r.message),
-          rejections.map((x) => JSON.stringify(x.r.details ?? {})),
-          this.validatorVersion,
-          at,
-        ],
-      );
+    // Sorted, so concurrent upserts of balance rows always lock in the same order.
+    const d = [...deltas.values()].filter((x) => x[2] !== 0n).sort((x, y) => (x[0] + '\u0000' + x[1] < y[0] + '\u0000' + y[1] ? -1 : 1));
+    const r = await tx.query<{ a: any }>(
+      `SELECT grid_append($1, $2, $3, $4::uuid[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                          $12, $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[],
+                          $19::uuid[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[]) AS a`,
+      [
+        policyVersion,
+        breakerOpen,
+        now,
+        rows.map((x) => x.proposal_id),
+        rows.map((x) => x.leg),
+        rows.map((x) => x.e.kind),
+        rows.map((x) => x.agent),
+        rows.map((x) => x.e.from),
+        rows.map((x) => x.e.to),
+        rows.map((x) => x.e.resource),
+        rows.map((x) => (x.e.amount === null ? null : x.e.amount.toString())),
+        this.validatorVersion,
+        rows.map((x) => x.proposal_hash),
+        rows.map((x) => JSON.stringify(x.e.metadata)),
+        rows.map((x) => x.body),
+        d.map((x) => x[0]),
+        d.map((x) => x[1]),
+        d.map((x) => x[2].toString()),
+        rejections.map((x) => x.p.proposalId),
+        rejections.map((x) => x.agent),
+        rejections.map((x) => x.kind),
+        rejections.map((x) => recordableJson(x.p.raw)),
+        rejections.map((x) => x.p.hash),
+        rejections.map((x) => x.r.code),
+        rejections.map((x) => x.r.message),
+        rejections.map((x) => JSON.stringify(x.r.details ?? {})),
+      ],
+    );
+    const a = typeof r.rows[0].a === 'string' ? JSON.parse(r.rows[0].a) : r.rows[0].a;
+    return { firstId: BigInt(a.first_id), atMs: Number(a.at_ms), hashes: a.hashes as string[] };
+  }
+
+  /** A duplicate of an applied proposal is answered with its original entries. */
+  private async fillDuplicates(tx: Tx, results: ApplyResult[], dupApplied: Array<{ index: number; proposal_id: string }>) {
+    const found = await tx.query<any>(
+      `SELECT proposal_id::text AS proposal_id, id, leg, kind, from_actor, to_actor, resource, amount, encode(hash, 'hex') AS hash, validator_version
+       FROM unnest($1::uuid[]) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid ORDER BY id`,
+      [dupApplied.map((d) => d.proposal_id)],
+    );
+    for (const d of dupApplied) {
+      const mine = found.rows.filter((r) => r.proposal_id === d.proposal_id);
+      const res = results[d.index] as AppliedResult;
+      res.entries = mine.map((r) => ({ id: String(r.id), leg: r.leg, kind: r.kind, from: r.from_actor, to: r.to_actor, resource: r.resource, amount: r.amount === null ? null : String(r.amount), hash: r.hash }));
+      if (mine[0]) res.validator_version = mine[0].validator_version;
     }
   }
 
@@ -339,15 +330,15 @@ export class LedgerWriter {
           await tx.query(`INSERT INTO policies (version, policy, entry_id, set_by) VALUES ($1, $2::jsonb, $3, $4)`, [
             m.version,
             JSON.stringify(policyToJson(policies.get(m.version)!)),
-            r.id.toString(),
+            r.id!.toString(),
             r.agent,
           ]);
           break;
         case 'breaker_set':
-          await tx.query(`UPDATE breaker SET open = $1, reason = $2, set_by = $3, entry_id = $4`, [m.open, m.reason, r.agent, r.id.toString()]);
+          await tx.query(`UPDATE breaker SET open = $1, reason = $2, set_by = $3, entry_id = $4`, [m.open, m.reason, r.agent, r.id!.toString()]);
           await tx.query(`INSERT INTO outbox (topic, key, payload) VALUES ('breaker', $1, $2::jsonb) ON CONFLICT DO NOTHING`, [
             r.proposal_id,
-            JSON.stringify({ entry_id: r.id.toString(), open: m.open, reason: m.reason, by: r.agent, executed_at: new Date(r.executed_at).toISOString(), validator_version: this.validatorVersion }),
+            JSON.stringify({ entry_id: r.id!.toString(), open: m.open, reason: m.reason, by: r.agent, executed_at: new Date(r.at!).toISOString(), validator_version: this.validatorVersion }),
           ]);
           break;
         default:
@@ -410,6 +401,3 @@ function rejectedFromPrior(d: Decided): RejectedResult {
   return { status: 'rejected', proposal_id: d.proposal_id, duplicate: true, code: d.code!, message: d.message!, details: d.details, validator_version: d.validator_version! };
 }
 
-function summarize(r: Row): EntrySummary {
-  return { id: r.id.toString(), leg: r.leg, kind: r.e.kind, from: r.e.from, to: r.e.to, resource: r.e.resource, amount: r.e.amount === null ? null : r.e.amount.toString(), hash: r.hash };
-}

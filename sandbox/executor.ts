@@ -58,8 +58,6 @@ interface PendingCall {
   args: unknown;
   invoker: string;
   depth: number;
-  /** Heap its ancestors held when they invoked (for the tree memory budget). */
-  ancestorsMemory: number;
 }
 
 type CallResult = { ok: true; json: string; peak: number } | { ok: false; error: ErrorResponse; peak: number };
@@ -138,7 +136,6 @@ export class Executor {
       args: req.args,
       invoker: req.invoker,
       depth: 0,
-      ancestorsMemory: 0,
     });
     const m = { ...metrics(), peakMemoryBytes: top.peak, calls: tree.calls };
     if (!top.ok || tree.failure !== null) {
@@ -161,8 +158,9 @@ export class Executor {
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     let r: CallResult;
+    const info = { owner: null as string | null };
     try {
-      r = this.dispatch(tree, mod, call, callId);
+      r = this.dispatch(tree, mod, call, callId, info);
     } catch (e) {
       // Host code (loadArtifact, balance, genesis, …) threw: not the artifact's fault.
       r = { ok: false, error: fail('EXECUTION_ERROR', `The sandbox host failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'HOST_ERROR' }), peak: 0 };
@@ -172,10 +170,13 @@ export class Executor {
       type: r.ok ? 'INVOKE_SUCCESS' : 'INVOKE_FAILURE',
       callId,
       parentCallId: call.parentCallId,
+      parentArtifactId: call.parentCallId === null ? null : call.invoker,
       artifactId: call.artifactId,
+      owner: info.owner,
       method: call.method,
       invoker: call.invoker,
       depth: call.depth,
+      at: tree.now,
       ...(r.ok ? {} : { error_code: r.error.error_code, message: r.error.message }),
       cpuMicros: cpu.user + cpu.system,
       wallMicros: Math.round((performance.now() - wall0) * 1000),
@@ -190,7 +191,7 @@ export class Executor {
     return r;
   }
 
-  private dispatch(tree: CallTree, mod: QuickJSWASMModule, call: PendingCall, callId: number): CallResult {
+  private dispatch(tree: CallTree, mod: QuickJSWASMModule, call: PendingCall, callId: number, info: { owner: string | null }): CallResult {
     const L = this.limits;
     const no = (error: ErrorResponse): CallResult => ({ ok: false, error, peak: 0 });
     if (call.depth > L.maxInvokeDepth) {
@@ -210,6 +211,7 @@ export class Executor {
     const rec = this.host.loadArtifact(call.artifactId);
     if (rec === null) return no(fail('NOT_FOUND', `Artifact ${call.artifactId} does not exist.`));
     if (isTombstone(rec)) return no(fail('DELETED', `Artifact ${call.artifactId} was deleted.`));
+    info.owner = rec.owner;
     const iface = parseInterface(rec.interface, L);
     if (!iface.ok) return no(iface.error);
     const tool = findTool(iface.value, call.method);
@@ -242,10 +244,6 @@ export class Executor {
         );
       }
     }
-    const memoryLimit = call.depth === 0 ? L.memoryBytes : Math.min(L.memoryBytes, L.treeMemoryBytes - call.ancestorsMemory);
-    if (memoryLimit < L.minNestedMemoryBytes) {
-      return no(fail('MEMORY_LIMIT', 'The call tree has too little memory left for another nested call.', { remaining_bytes: Math.max(0, memoryLimit) }));
-    }
     tree.edges.push({ callId, parentCallId: call.parentCallId, from: call.invoker, to: call.artifactId, method: call.method, depth: call.depth });
 
     let nestedPeak = 0;
@@ -264,7 +262,6 @@ export class Executor {
           args: nestedArgs,
           invoker: call.artifactId,
           depth: call.depth + 1,
-          ancestorsMemory: call.ancestorsMemory + used,
         });
         nestedPeak = Math.max(nestedPeak, used + child.peak);
         return child.ok ? { ok: true, text: child.json } : { ok: false, error: child.error };
@@ -290,10 +287,11 @@ export class Executor {
       method: call.method,
       argsJson: args.json,
       ctxJson: JSON.stringify({ artifactId: call.artifactId, method: call.method, caller: call.invoker, depth: call.depth, now: tree.now }),
-      memoryLimit,
+      memoryLimit: L.memoryBytes,
       stackBytes: call.depth === 0 ? L.stackBytes : L.nestedStackBytes,
       maxOutputBytes: L.maxOutputBytes,
       maxMessageChars: L.maxErrorMessageChars,
+      maxDrainJobs: L.maxDrainJobs,
       seed: (tree.seed + Math.imul(callId, 0x9e3779b9)) >>> 0,
       hooks,
     });

@@ -13,8 +13,25 @@
  * on an assertion). LIMITS.sandbox stack sizes are chosen so this does not happen; if it ever
  * does, the module is marked poisoned, nothing else is called on it, the call tree fails with
  * STACK_OVERFLOW, and the next call loads a fresh module.
+ *
+ * Why our own WebAssembly.Memory: QuickJS's per-runtime memory limit does not bound bytes in
+ * this WASM build (it counts allocations; upstream quickjs-emscripten #271), so a guest could
+ * grow the module to 2 GB of host memory. The module is instantiated with a Memory whose
+ * `maximum` is LIMITS.sandbox.moduleMemoryBytes: growth beyond it fails inside malloc and the
+ * guest gets a normal "out of memory". Host-side allocations into the module (strings we pass
+ * in) go through emscripten's `_malloc`, which would silently return 0 and let the caller
+ * write at address 0; it is wrapped to throw SandboxHeapExhausted instead.
  */
-import { newQuickJSWASMModule, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import {
+  RELEASE_SYNC,
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
+import { LIMITS } from '../validator/limits';
 import { fail, type ErrorResponse } from './errors';
 import type { CallTree } from './journal';
 import { PRELUDE_SOURCE } from './prelude';
@@ -26,11 +43,39 @@ const poisoned = new WeakSet<QuickJSWASMModule>();
 /** Process-wide counters, exported so tests can assert a module was never poisoned. */
 export const quickjsStats = { loads: 0, poisonings: 0 };
 
+/** A host-side allocation into the sandbox heap failed because the module is at its cap. */
+export class SandboxHeapExhausted extends Error {
+  constructor(bytes: number) {
+    super(`The sandbox heap is full (host allocation of ${bytes} bytes failed).`);
+    this.name = 'SandboxHeapExhausted';
+  }
+}
+
+const WASM_PAGE = 64 * 1024;
+/** The prebuilt module's INITIAL_MEMORY (16 MB); its memory may not start smaller. */
+const INITIAL_PAGES = 256;
+
+async function instantiate(): Promise<QuickJSWASMModule> {
+  const maximum = Math.max(INITIAL_PAGES, Math.floor(LIMITS.sandbox.moduleMemoryBytes / WASM_PAGE));
+  const wasmMemory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum });
+  const mod = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory }));
+  // `module` is the emscripten module; private in the typings but stable in 0.32.0 (pinned).
+  // tests/sandbox.test.ts asserts the guard is installed so an upgrade cannot drop it silently.
+  const em = (mod as unknown as { module: { _malloc(n: number): number } }).module;
+  const malloc = em._malloc.bind(em);
+  em._malloc = (n: number) => {
+    const ptr = malloc(n);
+    if (ptr === 0) throw new SandboxHeapExhausted(n);
+    return ptr;
+  };
+  return mod;
+}
+
 /** The QuickJS WASM module, loaded once per process (the promise is cached). */
 export function loadQuickJS(): Promise<QuickJSWASMModule> {
   if (modulePromise === null) {
     quickjsStats.loads++;
-    modulePromise = newQuickJSWASMModule().then(
+    modulePromise = instantiate().then(
       (m) => (readyModule = m),
       (err: unknown) => {
         modulePromise = null; // let the next call retry instead of caching a rejection
@@ -64,7 +109,7 @@ type HookResult = { ok: true; text: string } | { ok: false; error: ErrorResponse
 
 /** What guest API calls do; implemented by the executor. Strings in, strings out. */
 export interface GuestHooks {
-  /** `used` is this runtime's heap at the moment of the call (for nested memory budgets). */
+  /** `used` is this runtime's sampled heap at the call (the tree peak adds the child on top). */
   invoke(artifactId: string, method: string, argsJson: string, used: number): HookResult;
   pay(to: string, amountText: string, resource: string): ErrorResponse | null;
   balance(resource: string): HookResult;
@@ -82,6 +127,7 @@ export interface VmCallSpec {
   stackBytes: number;
   maxOutputBytes: number;
   maxMessageChars: number;
+  maxDrainJobs: number;
   seed: number;
   hooks: GuestHooks;
 }
@@ -92,6 +138,18 @@ export type VmCallResult = { ok: true; json: string; peak: number } | { ok: fals
 function heapUsed(rt: QuickJSRuntime): number {
   const m = /memory used\s+\d+\s+(\d+)/.exec(rt.dumpMemoryUsage());
   return m ? Number(m[1]) : 0;
+}
+
+/** UTF-16 length of a guest string without copying it (`length` of a primitive is not guest-overridable). */
+function units(ctx: QuickJSContext, h: QuickJSHandle): number {
+  return ctx.getProp(h, 'length').consume((l) => (ctx.typeof(l) === 'number' ? ctx.getNumber(l) : Infinity));
+}
+
+function memoryFailure(limit: number, cause?: string): ErrorResponse {
+  return fail('MEMORY_LIMIT', `The call exceeded its memory limit of ${limit} bytes.`, {
+    limit_bytes: limit,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** Most host errors a call keeps for identity checks; older ones are released. */
@@ -105,6 +163,8 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
   const hostErrors: Array<{ handle: QuickJSHandle; error: ErrorResponse }> = [];
   let peak = 0;
   let outOfMemory = false;
+  /** Set while discarding leftover jobs after a failure: every guest step is interrupted. */
+  let closing = false;
 
   const keep = (h: QuickJSHandle): QuickJSHandle => (owned.push(h), h);
 
@@ -120,10 +180,13 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
   /** Wrap a host callback: never let a host exception reach WASM unclassified. */
   const guard = (ctx: QuickJSContext, body: () => QuickJSHandle | { error: QuickJSHandle }) => {
     if (tree.failure !== null) return throwHost(ctx, tree.failure);
+    if (closing) return throwHost(ctx, fail('EXECUTION_ERROR', 'The call has already ended.'));
     try {
       return body();
     } catch (e) {
-      if (isHostStackOverflow(e)) {
+      if (e instanceof SandboxHeapExhausted) {
+        tree.abort(memoryFailure(spec.memoryLimit, e.message));
+      } else if (isHostStackOverflow(e)) {
         poison(mod);
         tree.abort(fail('STACK_OVERFLOW', 'The call recursed deeper than the host stack allows.', { reason: 'HOST_STACK' }));
       } else {
@@ -133,8 +196,9 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     }
   };
 
+  /** A guest string, or null if it is not a string or longer than `limit` UTF-16 units (not copied). */
   const str = (ctx: QuickJSContext, h: QuickJSHandle, limit: number): string | null =>
-    ctx.typeof(h) === 'string' && (ctx.getLength(h) ?? Infinity) <= limit ? ctx.getString(h) : null;
+    ctx.typeof(h) === 'string' && units(ctx, h) <= limit ? ctx.getString(h) : null;
 
   const classify = (ctx: QuickJSContext, errH: QuickJSHandle, describeFn: QuickJSHandle | null): ErrorResponse => {
     if (tree.failure !== null) return tree.failure;
@@ -152,20 +216,21 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     }
     if (name === 'InternalError' && message === 'out of memory') {
       outOfMemory = true;
-      return fail('MEMORY_LIMIT', `The call exceeded its memory limit of ${spec.memoryLimit} bytes.`, { limit_bytes: spec.memoryLimit });
+      return memoryFailure(spec.memoryLimit);
     }
-    if ((name === 'InternalError' || name === 'RangeError') && /stack overflow|Maximum call stack/.test(message)) {
+    // QuickJS reports its stack guard as "stack overflow" (InternalError, or SyntaxError from JSON.parse).
+    if (message === 'stack overflow' || (name === 'RangeError' && /Maximum call stack/.test(message))) {
       return fail('STACK_OVERFLOW', `The call recursed deeper than its ${spec.stackBytes}-byte stack allows.`, { stack_bytes: spec.stackBytes });
     }
     return fail('EXECUTION_ERROR', `${name}: ${message}`.slice(0, spec.maxMessageChars), { name });
   };
 
-  let result: VmCallResult;
+  let result: VmCallResult = { ok: false, error: fail('EXECUTION_ERROR', 'The sandbox did not run.'), peak: 0 };
   try {
     rt = mod.newRuntime();
     rt.setMemoryLimit(spec.memoryLimit);
     rt.setMaxStackSize(spec.stackBytes);
-    rt.setInterruptHandler(() => tree.shouldInterrupt());
+    rt.setInterruptHandler(() => closing || tree.shouldInterrupt());
     const ctx = (vm = rt.newContext());
     const runtime = rt;
 
@@ -249,29 +314,28 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
       if (called.error) return failWith(called.error);
       let value = keep(called.value);
 
-      // An async method: run its jobs (still under the deadline and memory limit) until settled.
-      const state0 = ctx.getPromiseState(value);
-      if (state0.type !== 'fulfilled' || !state0.notAPromise) {
-        if (state0.type === 'fulfilled') keep(state0.value);
-        else if (state0.type === 'rejected') keep(state0.error);
+      // The call ends when its microtask queue is empty (as in any JS host), all under the same
+      // deadline and memory limit; an async method's promise is settled by then or never.
+      while (runtime.hasPendingJob()) {
         const jobs = runtime.executePendingJobs(-1);
         if (jobs.error) return failWith(jobs.error);
-        const state = ctx.getPromiseState(value);
-        if (state.type === 'pending') {
-          return { ok: false, error: fail('EXECUTION_ERROR', 'The method returned a promise that never settled.'), peak } as const;
-        }
-        if (state.type === 'rejected') return failWith(state.error);
-        value = keep(state.value);
+        if (tree.shouldInterrupt()) return { ok: false, error: tree.failure ?? tree.deadlineFailure(), peak } as const;
       }
+      const state = ctx.getPromiseState(value);
+      if (state.type === 'pending') {
+        return { ok: false, error: fail('EXECUTION_ERROR', 'The method returned a promise that never settled.'), peak } as const;
+      }
+      if (state.type === 'rejected') return failWith(state.error);
+      if (!state.notAPromise) value = keep(state.value);
       if (tree.failure !== null) return { ok: false, error: tree.failure, peak } as const;
 
       const serialized = ctx.callFunction(serializeFn, ctx.undefined, value);
       if (serialized.error) return failWith(serialized.error);
       const sH = keep(serialized.value);
       // UTF-8 bytes >= UTF-16 units, so a string longer than the limit is rejected uncopied.
-      const units = ctx.getLength(sH) ?? Infinity;
-      const json = units <= spec.maxOutputBytes ? ctx.getString(sH) : null;
-      const bytes = json === null ? units : Buffer.byteLength(json);
+      const length = units(ctx, sH);
+      const json = length <= spec.maxOutputBytes ? ctx.getString(sH) : null;
+      const bytes = json === null ? length : Buffer.byteLength(json);
       if (json === null || bytes > spec.maxOutputBytes) {
         return {
           ok: false,
@@ -285,27 +349,43 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     })();
     if (!poisoned.has(mod)) peak = Math.max(peak, heapUsed(runtime));
     if (outOfMemory) peak = Math.max(peak, spec.memoryLimit);
+    // QuickJS's own limit misses large allocations (see top); enforce it on the samples too.
+    if (result.ok && peak > spec.memoryLimit) result = { ok: false, error: memoryFailure(spec.memoryLimit), peak };
     result.peak = peak;
   } catch (e) {
-    // A QuickJS API call itself threw: the module can no longer be trusted.
-    poison(mod);
-    const error = isHostStackOverflow(e)
-      ? fail('STACK_OVERFLOW', 'The call recursed deeper than the host stack allows.', { reason: 'HOST_STACK' })
-      : fail('EXECUTION_ERROR', `The sandbox failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'SANDBOX_FAULT' });
-    tree.abort(error);
-    result = { ok: false, error: tree.failure ?? error, peak };
+    if (e instanceof SandboxHeapExhausted) {
+      // Thrown by our _malloc wrapper before anything was written: the module is intact.
+      tree.abort(memoryFailure(spec.memoryLimit, e.message));
+      result = { ok: false, error: tree.failure!, peak: Math.max(peak, spec.memoryLimit) };
+    } else {
+      // A QuickJS API call itself threw: the module can no longer be trusted.
+      poison(mod);
+      const error = isHostStackOverflow(e)
+        ? fail('STACK_OVERFLOW', 'The call recursed deeper than the host stack allows.', { reason: 'HOST_STACK' })
+        : fail('EXECUTION_ERROR', `The sandbox failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'SANDBOX_FAULT' });
+      tree.abort(error);
+      result = { ok: false, error: tree.failure ?? error, peak };
+    }
   } finally {
     if (!poisoned.has(mod)) {
       try {
+        // A failed call can leave promise jobs queued, and QuickJS asserts on freeing a runtime
+        // that still has them. Run them out with every guest step interrupted; if they keep
+        // spawning past the bound, give the module up rather than risk the assertion.
+        if (rt !== null && rt.hasPendingJob()) {
+          closing = true;
+          for (let n = 0; n < spec.maxDrainJobs && rt.hasPendingJob(); n++) rt.executePendingJobs(1).dispose();
+          if (rt.hasPendingJob()) throw new Error('promise jobs kept spawning while the runtime was discarded');
+        }
         for (const he of hostErrors) he.handle.alive && he.handle.dispose();
         for (let i = owned.length - 1; i >= 0; i--) if (owned[i]!.alive) owned[i]!.dispose();
         vm?.dispose();
         rt?.dispose();
-      } catch {
+      } catch (e) {
         // A failed free means leaked or corrupt state: stop using this module, and fail the
         // tree because its other runtimes live in the same module.
         poison(mod);
-        tree.abort(fail('EXECUTION_ERROR', 'The sandbox failed to release a runtime.', { reason: 'SANDBOX_FAULT' }));
+        tree.abort(fail('EXECUTION_ERROR', `The sandbox failed to release a runtime: ${String(e)}`, { reason: 'SANDBOX_FAULT' }));
         if (result!.ok) result = { ok: false, error: tree.failure!, peak };
       }
     }

@@ -64,14 +64,25 @@ export interface InvokeEdge {
 
 export type InvokeEventType = 'INVOKE_SUCCESS' | 'INVOKE_FAILURE';
 
+/**
+ * One call that ran (or was refused). Carries what engine/telemetry/artifacts.ts needs
+ * (parent_artifact = parentArtifactId, child_artifact = artifactId, owner_of_child = owner,
+ * at, success = type === 'INVOKE_SUCCESS').
+ */
 export interface InvokeEvent {
   type: InvokeEventType;
   callId: number;
   parentCallId: number | null;
+  /** The calling artifact; null for the top-level call (made by `invoker`, an agent). */
+  parentArtifactId: string | null;
   artifactId: string;
+  /** Owner of the artifact; null when it was not loaded (genesis, NOT_FOUND, DELETED, …). */
+  owner: string | null;
   method: string;
   invoker: string;
   depth: number;
+  /** The call tree's logical clock (ms since the epoch). */
+  at: number;
   error_code?: ErrorCode;
   message?: string;
   cpuMicros: number;
@@ -86,9 +97,10 @@ export interface CallMetrics {
   /** performance.now() delta, microseconds. */
   wallMicros: number;
   /**
-   * Peak QuickJS heap of the call tree, bytes: per runtime the max of samples taken at every
-   * host-API boundary and at the end (the full limit if the runtime ran out of memory); a
-   * nested runtime adds to what its ancestors held at the time of the invoke.
+   * Peak QuickJS heap of the call tree, bytes: per runtime the max of QuickJS's own accounting
+   * sampled at every invoke() and at the end (the full limit if it ran out of memory); a nested
+   * runtime adds to what its ancestors held at the time of the invoke. Best effort: QuickJS
+   * does not count rope strings (results of concatenation) in this figure.
    */
   peakMemoryBytes: number;
   /** Calls executed in the tree, the top-level one included. */

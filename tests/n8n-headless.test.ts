@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadPackage, runWorkflow, type WorkflowJson } from './support/n8n-headless';
@@ -21,6 +21,14 @@ function withMini(name: string, change: (mini: WorkflowJson['nodes'][number]) =>
 }
 
 describe('n8n headless runner (n8n-core PackageDirectoryLoader + WorkflowExecute)', () => {
+  const tempDirs: string[] = [];
+  const tempDir = (prefix: string) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    tempDirs.push(dir);
+    return dir;
+  };
+  after(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
   it('GIVEN the mini package WHEN loaded with n8n-core PackageDirectoryLoader THEN its two nodes and its credential type are known', async () => {
     const pkg = await loadPackage(packageDir);
     assert.equal(pkg.packageName, 'n8n-nodes-grid-mini');
@@ -123,6 +131,15 @@ describe('n8n headless runner (n8n-core PackageDirectoryLoader + WorkflowExecute
     assert.equal(result.nodes.Mini?.[0]?.length, 3);
   });
 
+  it('GIVEN Mini count as the expression "={{ 1 + 1 }}" WHEN run THEN n8n evaluates it (default expression engine, no isolated-vm) and emits 2 items', async () => {
+    const wf = withMini('mini-basic', (mini) => {
+      mini.parameters.count = '={{ 1 + 1 }}';
+    });
+    const result = await runWorkflow({ packageDir, workflow: wf, credentials });
+    assert.equal(result.status, 'success');
+    assert.equal(result.nodes.Mini?.[0]?.length, 2);
+  });
+
   it('GIVEN a node type that is not in the package WHEN run THEN it rejects with N8N_HEADLESS_UNKNOWN_NODE_TYPE', async () => {
     const wf = withMini('mini-basic', (mini) => {
       mini.type = 'n8n-nodes-grid-mini.noSuchNode';
@@ -131,9 +148,13 @@ describe('n8n headless runner (n8n-core PackageDirectoryLoader + WorkflowExecute
   });
 
   it('GIVEN a package.json without an "n8n" section WHEN loaded THEN it rejects with N8N_HEADLESS_NOT_A_NODE_PACKAGE', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'grid-not-n8n-'));
+    const dir = tempDir('grid-not-n8n-');
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'not-a-node-package', version: '1.0.0' }));
     await assert.rejects(loadPackage(dir), /N8N_HEADLESS_NOT_A_NODE_PACKAGE/);
+  });
+
+  it('GIVEN a directory without package.json WHEN loaded THEN it rejects with N8N_HEADLESS_PACKAGE_NOT_FOUND', async () => {
+    await assert.rejects(loadPackage(tempDir('grid-empty-')), /N8N_HEADLESS_PACKAGE_NOT_FOUND/);
   });
 
   it('GIVEN Mini hangs for 20 s WHEN run with timeoutMs 200 THEN it rejects with N8N_HEADLESS_TIMEOUT well before that', async () => {

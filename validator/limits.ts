@@ -44,12 +44,57 @@ export const LIMITS = {
     defaultPageSize: 100,
     maxSseClients: 100,
     requestTimeoutMs: 10_000,
+    /** Headers must arrive within this (slowloris); node requires it <= requestTimeoutMs. */
+    headersTimeoutMs: 5_000,
+    /** An over-limit body is drained (so the client can read the 413) up to this many bytes, then the socket is cut. */
+    maxDrainBytes: 1024 * 1024,
+    /** /health re-runs the replay dry-run at most this often (a verify reads the whole ledger). */
+    healthCacheMs: 5_000,
+    /** Actors one credit-reset may touch (each is one mint/burn proposal in one batch). */
+    maxAdminActors: 1_000,
+    /** Admin `reason` text. */
+    maxAdminReasonChars: 500,
   },
   alerts: {
+    /** Delivery attempts per (alert, channel) before it is marked failed. */
     maxAttempts: 8,
     baseBackoffMs: 250,
     maxBackoffMs: 30_000,
-    outboxBatch: 50,
+    /** Alerts claimed per channel per dispatcher round (remote channels). */
+    outboxBatch: 20,
+    /** The console channel is local and cheap, so it drains faster. */
+    consoleBatch: 500,
+    /**
+     * A claimed delivery is leased for this long; a dispatcher that crashed mid-send loses its
+     * claim when the lease expires and another one (or its restart) retries. Must exceed
+     * outboxBatch × deliveryTimeoutMs, so a live dispatcher never loses a lease it still works on.
+     */
+    leaseMs: 5 * 60_000,
+    /** One HTTP call to Linear or Discord. */
+    deliveryTimeoutMs: 10_000,
+    /** A 429 Retry-After up to this long is waited out in place; longer ones reschedule the delivery. */
+    maxRateLimitWaitMs: 15_000,
+    /** 429s waited out in place within one delivery attempt. */
+    maxRateLimitRetries: 3,
+    /** New outbox rows are looked for this many ids below the highest already enqueued (late commits). */
+    enqueueLookback: 256,
+    /** Outbox rows enqueued per channel per round (a channel enabled late catches up gradually). */
+    enqueueBatch: 5_000,
+    /** Dispatcher poll interval when started as a loop. */
+    pollIntervalMs: 500,
+    /** Ticket titles and Discord embed text are cut to these lengths. */
+    maxTitleChars: 200,
+    maxBodyChars: 60_000,
+    maxEmbedDescriptionChars: 1_000,
+    maxEmbedFieldChars: 256,
+    /** Linear team-scoped label ids are cached per process, at most this many. */
+    maxCachedLabels: 500,
+  },
+  hitl: {
+    /** Linear's webhook replay window (webhookTimestamp, ms), as @linear/sdk/webhooks enforces it. */
+    webhookWindowMs: 60_000,
+    /** Delivery ids remembered in memory for fast duplicate answers (the database is the record). */
+    maxRememberedDeliveries: 10_000,
   },
   llm: {
     maxAttempts: 4,
@@ -64,15 +109,19 @@ export const LIMITS = {
      * call tree, checked by the QuickJS interrupt handler). Single-threaded, so wall ≈ CPU.
      */
     cpuDeadlineMs: 200,
-    /** Memory limit of one QuickJS runtime (each call runs in its own runtime). */
+    /**
+     * Memory limit of one QuickJS runtime (each call runs in its own runtime). Caveat measured
+     * here (upstream quickjs-emscripten issue #271): in the WASM build QuickJS's own limit
+     * counts allocations, not bytes, so big strings / arrays slip past it. The executor also
+     * fails a call whose sampled heap exceeds this; the hard byte bound is moduleMemoryBytes.
+     */
     memoryBytes: 16 * 1024 * 1024,
     /**
-     * Memory budget of a whole call tree: a nested runtime gets min(memoryBytes, this minus
-     * what its ancestors were using when they called invoke). Bounds a fan of nested bombs.
+     * Hard cap on the QuickJS module's WebAssembly memory (shared by every runtime in the
+     * process, so it bounds a whole call tree): growth past it fails the allocation and the
+     * guest sees "out of memory" → MEMORY_LIMIT. Includes ≈6 MB of stack and static data.
      */
-    treeMemoryBytes: 32 * 1024 * 1024,
-    /** Below this much remaining tree budget a nested invoke fails with MEMORY_LIMIT up front. */
-    minNestedMemoryBytes: 1024 * 1024,
+    moduleMemoryBytes: 64 * 1024 * 1024,
     /**
      * QuickJS stack limit of the top-level call. Measured (FIELD-NOTES "Sandboxes"): QuickJS
      * counts only its shadow stack in WASM linear memory, but the same recursion also uses V8's
@@ -101,6 +150,8 @@ export const LIMITS = {
     maxInterfaceTools: 64,
     /** The world() snapshot handed to guest code, JSON, in UTF-8 bytes. */
     maxWorldBytes: 256 * 1024,
+    /** Leftover promise jobs run (each interrupted at once) to empty a failed runtime before freeing it. */
+    maxDrainJobs: 10_000,
     /** Guest error messages copied into responses are cut to this many characters. */
     maxErrorMessageChars: 500,
     /** Disk quota per owner for artifact content, in bytes. */
@@ -121,6 +172,60 @@ export const LIMITS = {
     maxInvokeEvents: 1_000_000,
     maxArtifacts: 100_000,
     maxCyclesReported: 100,
+  },
+  agents: {
+    /** Proposals one agent may put into one tick's batch; further attempts are dropped and counted. */
+    maxAttemptsPerTick: 32,
+    /** LLM calls one loop has in flight at once (agents beyond this wait their turn). */
+    maxConcurrentLlmCalls: 4,
+    /** Output tokens asked of the model for one proposal (the reply is one small JSON object). */
+    maxOutputTokens: 1024,
+    /** A server-sent RetryInfo delay longer than this is not waited for: the call fails LLM_RATE_LIMITED. */
+    maxRetryDelayMs: 60_000,
+    /** Open offers and other agents listed in a prompt before trimming for maxPromptBytes. */
+    maxOffersInPrompt: 50,
+    maxAgentsInPrompt: 50,
+  },
+  loop: {
+    maxTicks: 1_000_000,
+    /** Pause between ticks (0 = as fast as possible). */
+    maxIntervalMs: 60 * 60 * 1000,
+    maxAgents: 1_000,
+    /** Simulated milliseconds per tick (one commons period); rate-limit windows are in this time. */
+    defaultPeriodMs: 1_000,
+    /** Ticks between the breaker's verify (replay dry run); 0 disables it. */
+    defaultVerifyEveryTicks: 25,
+    /** Longest reason recorded on an automatic breaker trip (the law allows maxReasoningLength). */
+    maxTripReasonChars: 1_000,
+  },
+  bridge: {
+    /** The read API tails the ledger, rejections and alerts by id this often (both backends). */
+    pollIntervalMs: 200,
+    /** Rows read per table per poll; a full page is followed at once by the next (catch-up). */
+    tailBatchRows: 1_000,
+    /** A rejection/alert id skipped by a poll (a transaction still open) is looked for again this long. */
+    holeTtlMs: 30_000,
+    /** Skipped ids tracked at once per table; beyond this the oldest are given up. */
+    maxHoles: 1_000,
+    /** A missing ledger id (the ledger is gap-free) is waited for this long before an alert is raised. */
+    ledgerGapAlertMs: 5_000,
+    /** SSE comment heartbeat, so proxies and the browser keep an idle stream open. */
+    sseHeartbeatMs: 15_000,
+    /** Recent ledger rows kept to answer an EventSource reconnect (Last-Event-ID). */
+    sseReplayRows: 1_000,
+    /** A client whose unsent SSE bytes exceed this is disconnected (it reconnects and resyncs). */
+    sseMaxBufferedBytes: 1024 * 1024,
+    /** The replay dry-run behind /api/verification runs at most this often. */
+    verifyMinIntervalMs: 30_000,
+    /** Metrics buckets of the dashboard's MetricsWindow (10 s × 360 = one hour). */
+    metricsBucketMs: 10_000,
+    metricsMaxBuckets: 360,
+    /** Gini per resource is sampled into its time series at most this often. */
+    giniSampleMs: 1_000,
+    /** Largest static file (dashboard, uPlot) the bridge will load into memory. */
+    maxStaticFileBytes: 2 * 1024 * 1024,
+    /** Longest URL (path + query) accepted. */
+    maxUrlChars: 2_048,
   },
 } as const;
 

@@ -10,7 +10,7 @@
  * a built-in copy of the real ManualTrigger node (same description, same `trigger()` that emits one
  * empty item), so the engine takes the same trigger path as in n8n. See `n8n-headless-support.ts`.
  */
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as N8nCore from 'n8n-core';
@@ -104,7 +104,9 @@ let core: Core | undefined;
 function loadCore(): Core {
   if (core) return core;
   if (!process.env.N8N_USER_FOLDER) {
-    process.env.N8N_USER_FOLDER = mkdtempSync(join(tmpdir(), 'grid-n8n-headless-'));
+    const folder = mkdtempSync(join(tmpdir(), 'grid-n8n-headless-'));
+    process.env.N8N_USER_FOLDER = folder;
+    process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
   }
   // n8n's winston logger writes to stdout (each failing node twice) and would garble mocha's output.
   process.env.N8N_LOG_LEVEL ??= 'silent';
@@ -121,16 +123,21 @@ const packages = new Map<string, Promise<LoadedPackage>>();
 
 /** Loads (once per process and directory) a package with n8n-core's PackageDirectoryLoader. */
 export function loadPackage(packageDir: string): Promise<LoadedPackage> {
+  if (!existsSync(join(packageDir, 'package.json'))) {
+    return Promise.reject(new HeadlessRunnerError('N8N_HEADLESS_PACKAGE_NOT_FOUND', `no package.json in ${packageDir}`));
+  }
   const key = realpathSync(packageDir);
   let loaded = packages.get(key);
   if (!loaded) {
     loaded = (async () => {
       const loader = new (loadCore().PackageDirectoryLoader)(key);
       await loader.loadAll();
-      if (!loader.packageJson.n8n) {
+      // n8n silently loads nothing from such a package; here that is a mistake worth naming.
+      const nodes = loader.packageJson.n8n?.nodes;
+      if (!Array.isArray(nodes) || nodes.length === 0) {
         throw new HeadlessRunnerError(
           'N8N_HEADLESS_NOT_A_NODE_PACKAGE',
-          `${key}/package.json has no "n8n" section, so n8n would load no node from it`,
+          `${key}/package.json has no "n8n.nodes" list, so n8n would load no node from it`,
         );
       }
       return { packageName: loader.packageName, loader };

@@ -1,0 +1,20 @@
+/** The registry of subcommands. One file per command under ./commands. */
+import type { ParseArgsConfig } from 'node:util';
+import { initCommand } from './commands/init';
+import { replayCommand } from './commands/replay';
+import { verifyCommand } from './commands/verify';
+import { statusCommand } from './commands/status';
+import { checkpointCommand } from './commands/checkpoint';
+
+export interface Command {
+  name: string;
+  summary: string;
+  description: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  optionHelp: Record<string, string>;
+  run(values: Record<string, any>): Promise<number>;
+}
+
+export const COMMANDS: Record<string, Command> = Object.fromEntries(
+  [initCommand, replayCommand, verifyCommand, statusCommand, checkpointCommand].map((c) => [c.name, c]),
+);
