@@ -12,8 +12,9 @@
  *
  * Only methods named in the artifact's MCP-style `interface.tools` can be called. A method gets
  * `args` (a JSON object checked against the tool's inputSchema subset, see interface.ts) and a
- * frozen `ctx = { artifactId, method, caller, depth, now }`, and returns any JSON value (or a
- * promise of one); `undefined` becomes null.
+ * frozen `ctx = { artifactId, method, caller, depth, now }`, and returns any JSON value;
+ * `undefined` becomes null. Methods are synchronous: promise jobs never run (an `async` method
+ * that never awaits is fine; a pending promise is EXECUTION_ERROR — see runtime.ts for why).
  *
  * GUEST API — the only things added to a standard ECMAScript global object (no process, require,
  * console, timers, host objects):
@@ -291,7 +292,6 @@ export class Executor {
       stackBytes: call.depth === 0 ? L.stackBytes : L.nestedStackBytes,
       maxOutputBytes: L.maxOutputBytes,
       maxMessageChars: L.maxErrorMessageChars,
-      maxDrainJobs: L.maxDrainJobs,
       seed: (tree.seed + Math.imul(callId, 0x9e3779b9)) >>> 0,
       hooks,
     });

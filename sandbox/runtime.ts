@@ -127,7 +127,6 @@ export interface VmCallSpec {
   stackBytes: number;
   maxOutputBytes: number;
   maxMessageChars: number;
-  maxDrainJobs: number;
   seed: number;
   hooks: GuestHooks;
 }
@@ -163,24 +162,30 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
   const hostErrors: Array<{ handle: QuickJSHandle; error: ErrorResponse }> = [];
   let peak = 0;
   let outOfMemory = false;
-  /** Set while discarding leftover jobs after a failure: every guest step is interrupted. */
-  let closing = false;
 
   const keep = (h: QuickJSHandle): QuickJSHandle => (owned.push(h), h);
 
   /** A guest exception carrying a host ErrorResponse; remembered so it classifies exactly. */
   const throwHost = (ctx: QuickJSContext, error: ErrorResponse) => {
-    const h = ctx.newError({ name: 'SandboxError', message: `${error.error_code}: ${error.message}` });
-    ctx.newString(error.error_code).consume((c) => ctx.setProp(h, 'error_code', c));
-    hostErrors.push({ handle: h.dup(), error });
-    if (hostErrors.length > MAX_TRACKED_HOST_ERRORS) hostErrors.shift()!.handle.dispose();
-    return { error: h };
+    let h: QuickJSHandle | null = null;
+    try {
+      const err = (h = ctx.newError({ name: 'SandboxError', message: `${error.error_code}: ${error.message}` }));
+      ctx.newString(error.error_code).consume((c) => ctx.setProp(err, 'error_code', c));
+      hostErrors.push({ handle: err.dup(), error });
+      if (hostErrors.length > MAX_TRACKED_HOST_ERRORS) hostErrors.shift()!.handle.dispose();
+      return { error: err };
+    } catch {
+      // Only a full sandbox heap gets here. Throw a value that needs no allocation and make the
+      // failure tree-wide, so classification comes from tree.failure and the guest is stopped.
+      if (h?.alive) h.dispose();
+      tree.abort(error.error_code === 'MEMORY_LIMIT' ? error : memoryFailure(spec.memoryLimit, 'the sandbox heap is full'));
+      return { error: ctx.undefined };
+    }
   };
 
   /** Wrap a host callback: never let a host exception reach WASM unclassified. */
   const guard = (ctx: QuickJSContext, body: () => QuickJSHandle | { error: QuickJSHandle }) => {
     if (tree.failure !== null) return throwHost(ctx, tree.failure);
-    if (closing) return throwHost(ctx, fail('EXECUTION_ERROR', 'The call has already ended.'));
     try {
       return body();
     } catch (e) {
@@ -230,7 +235,7 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     rt = mod.newRuntime();
     rt.setMemoryLimit(spec.memoryLimit);
     rt.setMaxStackSize(spec.stackBytes);
-    rt.setInterruptHandler(() => closing || tree.shouldInterrupt());
+    rt.setInterruptHandler(() => tree.shouldInterrupt());
     const ctx = (vm = rt.newContext());
     const runtime = rt;
 
@@ -314,16 +319,18 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
       if (called.error) return failWith(called.error);
       let value = keep(called.value);
 
-      // The call ends when its microtask queue is empty (as in any JS host), all under the same
-      // deadline and memory limit; an async method's promise is settled by then or never.
-      while (runtime.hasPendingJob()) {
-        const jobs = runtime.executePendingJobs(-1);
-        if (jobs.error) return failWith(jobs.error);
-        if (tree.shouldInterrupt()) return { ok: false, error: tree.failure ?? tree.deadlineFailure(), peak } as const;
-      }
+      // Promise jobs are never run: methods are synchronous (every host API is). A settled
+      // promise (an async method that never awaited) is unwrapped; a pending one is an error.
+      // Why: QuickJS 2025-09 leaks a reference — and asserts when the runtime is freed — if the
+      // deadline interrupts a long promise chain inside a job (measured: reproducible with
+      // `spin = () => Promise.resolve().then(spin)`). Unrun jobs are freed cleanly with the runtime.
       const state = ctx.getPromiseState(value);
       if (state.type === 'pending') {
-        return { ok: false, error: fail('EXECUTION_ERROR', 'The method returned a promise that never settled.'), peak } as const;
+        return {
+          ok: false,
+          error: fail('EXECUTION_ERROR', 'The method returned a pending promise; artifact methods run synchronously (there is no job queue).'),
+          peak,
+        } as const;
       }
       if (state.type === 'rejected') return failWith(state.error);
       if (!state.notAPromise) value = keep(state.value);
@@ -353,30 +360,21 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     if (result.ok && peak > spec.memoryLimit) result = { ok: false, error: memoryFailure(spec.memoryLimit), peak };
     result.peak = peak;
   } catch (e) {
-    if (e instanceof SandboxHeapExhausted) {
-      // Thrown by our _malloc wrapper before anything was written: the module is intact.
-      tree.abort(memoryFailure(spec.memoryLimit, e.message));
-      result = { ok: false, error: tree.failure!, peak: Math.max(peak, spec.memoryLimit) };
-    } else {
-      // A QuickJS API call itself threw: the module can no longer be trusted.
-      poison(mod);
-      const error = isHostStackOverflow(e)
-        ? fail('STACK_OVERFLOW', 'The call recursed deeper than the host stack allows.', { reason: 'HOST_STACK' })
-        : fail('EXECUTION_ERROR', `The sandbox failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'SANDBOX_FAULT' });
-      tree.abort(error);
-      result = { ok: false, error: tree.failure ?? error, peak };
-    }
+    // A QuickJS API call itself threw. Most such throws start in host-side marshalling before
+    // WASM is entered, but one that unwound through WASM frames leaves QuickJS inconsistent and
+    // the two cannot be told apart here: give the module up either way (the next call reloads).
+    poison(mod);
+    const error =
+      e instanceof SandboxHeapExhausted
+        ? memoryFailure(spec.memoryLimit, e.message)
+        : isHostStackOverflow(e)
+          ? fail('STACK_OVERFLOW', 'The call recursed deeper than the host stack allows.', { reason: 'HOST_STACK' })
+          : fail('EXECUTION_ERROR', `The sandbox failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'SANDBOX_FAULT' });
+    tree.abort(error);
+    result = { ok: false, error: tree.failure ?? error, peak };
   } finally {
     if (!poisoned.has(mod)) {
       try {
-        // A failed call can leave promise jobs queued, and QuickJS asserts on freeing a runtime
-        // that still has them. Run them out with every guest step interrupted; if they keep
-        // spawning past the bound, give the module up rather than risk the assertion.
-        if (rt !== null && rt.hasPendingJob()) {
-          closing = true;
-          for (let n = 0; n < spec.maxDrainJobs && rt.hasPendingJob(); n++) rt.executePendingJobs(1).dispose();
-          if (rt.hasPendingJob()) throw new Error('promise jobs kept spawning while the runtime was discarded');
-        }
         for (const he of hostErrors) he.handle.alive && he.handle.dispose();
         for (let i = owned.length - 1; i >= 0; i--) if (owned[i]!.alive) owned[i]!.dispose();
         vm?.dispose();

@@ -32,10 +32,10 @@ function assertOk(out: ExecutionOutcome): unknown {
   return out.result;
 }
 
-/** The host process and the shared QuickJS module still work, and nothing poisoned it. */
-async function assertHealthy(ex: Executor): Promise<void> {
+/** The host process and the shared QuickJS module still work, and nothing poisoned it since `poisonedBefore`. */
+async function assertHealthy(ex: Executor, poisonedBefore: number): Promise<void> {
+  assert.equal(quickjsStats.poisonings, poisonedBefore, 'the QuickJS module was not poisoned');
   assert.equal(assertOk(await run(ex, 'sum', 'sum', { xs: [1, 2, 3] })), 6);
-  assert.equal(quickjsStats.poisonings, 0, 'the QuickJS module was never poisoned');
   assert.equal(({} as Record<string, unknown>).polluted, undefined, 'host Object.prototype untouched');
 }
 
@@ -66,9 +66,16 @@ describe('sandbox: normal calls', () => {
     assert.equal((a as unknown[])[3], '1970-01-01T00:00:00.000Z');
   });
 
-  it('GIVEN an async method and a const methods binding WHEN called THEN the settled value is returned', async () => {
-    const host = newHost().add('async', `const methods = { async go(args) { await null; return { doubled: args.n * 2 }; } };`, ['go']);
+  it('GIVEN an async method that never awaits and a const methods binding WHEN called THEN the settled value is returned', async () => {
+    const host = newHost().add('async', `const methods = { async go(args) { return { doubled: args.n * 2 }; } };`, ['go']);
     assert.deepEqual(assertOk(await run(new Executor(host), 'async', 'go', { n: 21 })), { doubled: 42 });
+  });
+
+  it('GIVEN a method that awaits WHEN called THEN EXECUTION_ERROR because promise jobs never run', async () => {
+    const host = newHost().add('waits', `var methods = { async go() { await null; return 1; } };`, ['go']);
+    const out = await run(new Executor(host), 'waits', 'go');
+    assertFailed(out, 'EXECUTION_ERROR');
+    assert.match(!out.success ? out.message : '', /synchronously/);
   });
 
   it('GIVEN world() and balance() WHEN read by the guest THEN the frozen snapshot and the artifact own balance come back', async () => {
@@ -135,8 +142,9 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
   const attack = (id: string, body: string) => host.add(id, `var methods = { go(args) { ${PAY_FIRST} ${body} } };`, ['go'], { owner: 'mallory', price: 1n });
   attack('loop', 'for (;;) {}');
   attack('loop_catch', 'for (;;) { try { for (;;) {} } catch (e) {} finally { continue; } }');
-  attack('loop_jobs', 'const spin = () => Promise.resolve().then(spin); spin(); return new Promise(() => {});');
-  attack('strings', 'const a = []; for (;;) a.push("x".repeat(1e4) + a.length);');
+  attack('promise_chain', 'let p = Promise.resolve(); for (;;) p = p.then(() => 1);');
+  attack('pending_jobs', 'const spin = () => Promise.resolve().then(spin); spin(); return new Promise(() => {});');
+  attack('strings', 'const a = []; for (;;) a.push("x".repeat(1 << 20) + a.length);');
   attack('typed', 'const a = []; for (;;) a.push(new Uint8Array(1 << 20));');
   attack('hoard', 'const a = []; try { for (let i = 0; i < 20; i++) a.push(new Uint8Array(1 << 20)); } catch (e) {} globalThis.keep = a; return "kept " + a.length;');
   attack('recurse', 'function r(n) { return r(n + 1) + 1; } return r(0);');
@@ -157,10 +165,13 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
     for (const id of host.artifacts.keys()) if (id !== 'sum') host.setBalance(id, 10n);
   });
 
+  /** Memory bombs get a long deadline so that they hit the memory cap, not the clock, on a slow machine. */
+  const MEMORY_CASES = new Set(['strings', 'typed', 'hoard']);
   const cases: Array<[string, ErrorCode]> = [
     ['loop', 'TIMEOUT'],
     ['loop_catch', 'TIMEOUT'],
-    ['loop_jobs', 'TIMEOUT'],
+    ['promise_chain', 'TIMEOUT'],
+    ['pending_jobs', 'EXECUTION_ERROR'],
     ['strings', 'MEMORY_LIMIT'],
     ['typed', 'MEMORY_LIMIT'],
     ['hoard', 'MEMORY_LIMIT'],
@@ -179,12 +190,13 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
   ];
   for (const [id, code] of cases) {
     it(`GIVEN the "${id}" attack WHEN run THEN ${code}, no payment, and a normal call still works`, async () => {
-      const ex = new Executor(host);
+      const poisoned = quickjsStats.poisonings;
+      const ex = new Executor(host, MEMORY_CASES.has(id) ? { cpuDeadlineMs: 10_000 } : {});
       const out = await ex.run({ artifactId: id, method: 'go', invoker: 'evil' });
       assertFailed(out, code);
       assert.equal(out.events.at(-1)!.type, 'INVOKE_FAILURE');
       assert.equal(out.events.at(-1)!.error_code, code);
-      await assertHealthy(ex);
+      await assertHealthy(ex, poisoned);
     });
   }
 
@@ -208,6 +220,7 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
       probes.stackTrace = typeof Error.prepareStackTrace;
       probes.globals = Object.getOwnPropertyNames(globalThis).filter((k) => !/^[A-Z]/.test(k)).sort().join(',');
       return probes; } };`, ['go']);
+    const poisoned = quickjsStats.poisonings;
     const ex = new Executor(host);
     const probes = assertOk(await ex.run({ artifactId: 'escape', method: 'go', invoker: 'evil' })) as Record<string, unknown>;
     assert.deepEqual(probes, {
@@ -215,7 +228,7 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
       fnThis: true, ctorEscape: 'undefined', apiCtor: 'undefined', evalProcess: 'undefined', genCtor: 'string', stackTrace: 'undefined',
       globals: 'balance,decodeURI,decodeURIComponent,encodeURI,encodeURIComponent,escape,eval,globalThis,invoke,isFinite,isNaN,methods,parseFloat,parseInt,pay,undefined,unescape,world',
     });
-    await assertHealthy(ex);
+    await assertHealthy(ex, poisoned);
   });
 
   it('GIVEN a guest that pollutes prototypes and the injected API WHEN the next call runs THEN it sees pristine built-ins and API', async () => {
@@ -229,6 +242,7 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
       return { sawPollution: ({}).polluted, invokeStillNative: typeof invoke === 'function' && invoke.name === 'invoke', proto: { ['__proto__']: { polluted: 1 } } };
     } };`, ['go']);
     host.add('checker', `var methods = { go() { return { polluted: ({}).polluted === undefined, push: typeof [].push, parse: JSON.parse('1'), api: [typeof invoke, typeof pay, typeof balance, typeof world] }; } };`, ['go']);
+    const poisoned = quickjsStats.poisonings;
     const ex = new Executor(host);
     const first = assertOk(await ex.run({ artifactId: 'polluter', method: 'go', invoker: 'evil' })) as Record<string, unknown>;
     assert.equal(first.sawPollution, 'yes');
@@ -236,7 +250,7 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'a __proto__ key in a result does not reach the host prototype');
     const second = assertOk(await ex.run({ artifactId: 'checker', method: 'go', invoker: 'evil' }));
     assert.deepEqual(second, { polluted: true, push: 'function', parse: 1, api: ['function', 'function', 'function', 'function'] });
-    await assertHealthy(ex);
+    await assertHealthy(ex, poisoned);
   });
 
   it('GIVEN a guest that catches its INSUFFICIENT_FUNDS WHEN it goes on THEN the call succeeds without that payment', async () => {
@@ -251,5 +265,35 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
     host.add('double', `var methods = { go() { pay('x1', 6); pay('x2', 6); } };`, ['go']);
     host.setBalance('double', 10n);
     assertFailed(await new Executor(host).run({ artifactId: 'double', method: 'go', invoker: 'evil' }), 'INSUFFICIENT_FUNDS');
+  });
+});
+
+describe('sandbox: the module memory cap', function () {
+  this.timeout(60_000);
+  before(() => loadQuickJS());
+
+  it('GIVEN a guest that fills the whole sandbox heap WHEN the host must copy a result into it THEN MEMORY_LIMIT, no effects, and the next call works', async () => {
+    // Fill with ever smaller chunks until even 1 KB fails, keep all of it, then ask a genesis
+    // artifact for a 60 KB answer that the host has to allocate inside the full module.
+    const host = newHost()
+      .setBalance('filler', 10n)
+      .add('filler', `var methods = { go() {
+        pay('thief', 1);
+        const keep = [];
+        for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 10]) { try { for (;;) keep.push(new Uint8Array(size)); } catch (e) {} }
+        globalThis.keep = keep;
+        return invoke('genesis:broken', 'big', { bytes: 60000 }).length;
+      } };`, ['go']);
+    const ex = new Executor(host, { cpuDeadlineMs: 10_000, memoryBytes: LIMITS.sandbox.moduleMemoryBytes });
+    const out = await ex.run({ artifactId: 'filler', method: 'go', invoker: 'alice' });
+    assertFailed(out, 'MEMORY_LIMIT');
+    assert.equal(assertOk(await run(ex, 'sum', 'sum', { xs: [20, 22] })), 42);
+  });
+
+  it('GIVEN the module loader WHEN inspected THEN the heap guard wraps _malloc and the memory has the configured maximum', async () => {
+    const mod = await loadQuickJS();
+    const em = (mod as unknown as { module: { _malloc(n: number): number } }).module;
+    assert.throws(() => em._malloc(LIMITS.sandbox.moduleMemoryBytes * 2), /sandbox heap is full/);
+    assert.ok(mod.getWasmMemory().buffer.byteLength <= LIMITS.sandbox.moduleMemoryBytes);
   });
 });

@@ -150,8 +150,6 @@ export const LIMITS = {
     maxInterfaceTools: 64,
     /** The world() snapshot handed to guest code, JSON, in UTF-8 bytes. */
     maxWorldBytes: 256 * 1024,
-    /** Leftover promise jobs run (each interrupted at once) to empty a failed runtime before freeing it. */
-    maxDrainJobs: 10_000,
     /** Guest error messages copied into responses are cut to this many characters. */
     maxErrorMessageChars: 500,
     /** Disk quota per owner for artifact content, in bytes. */
@@ -215,6 +213,8 @@ export const LIMITS = {
     sseReplayRows: 1_000,
     /** A client whose unsent SSE bytes exceed this is disconnected (it reconnects and resyncs). */
     sseMaxBufferedBytes: 1024 * 1024,
+    /** More new ledger rows than this in one poll are announced as one `resync` instead of row by row. */
+    sseMaxRowsPerPush: 200,
     /** The replay dry-run behind /api/verification runs at most this often. */
     verifyMinIntervalMs: 30_000,
     /** Metrics buckets of the dashboard's MetricsWindow (10 s × 360 = one hour). */

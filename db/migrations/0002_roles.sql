@@ -25,6 +25,9 @@ BEGIN
     GRANT SELECT, INSERT ON ledger, rejected_proposals, admin_audit, outbox, checkpoints TO grid_writer;
     GRANT SELECT, INSERT, UPDATE, DELETE ON balances, ledger_head, policies, breaker, offers TO grid_writer;
     GRANT SELECT ON actors, resources, world_state, ledger_entries TO grid_writer;
+    -- The writer locks actor rows (SELECT … FOR NO KEY UPDATE), which Postgres allows only with
+    -- an UPDATE privilege; a single harmless column is enough and leaves ids and kinds immutable.
+    GRANT UPDATE (created_at) ON actors TO grid_writer;
     EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO grid_writer', current_schema());
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'grid_reader') THEN

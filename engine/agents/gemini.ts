@@ -81,7 +81,8 @@ export class GeminiProposer implements Proposer {
       baseBackoffMs: LIMITS.llm.baseBackoffMs,
       maxBackoffMs: LIMITS.llm.maxBackoffMs,
       timeoutMs: LIMITS.llm.requestTimeoutMs,
-      ...options,
+      // An explicit `undefined` must not override a default.
+      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as GeminiProposerOptions),
     };
     this.o.maxAttempts = Math.max(1, Math.min(this.o.maxAttempts, LIMITS.llm.maxAttempts));
     this.o.maxBackoffMs = Math.min(this.o.maxBackoffMs, LIMITS.llm.maxBackoffMs);

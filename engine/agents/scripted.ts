@@ -5,9 +5,9 @@
  * - cooperative: takes its equal share of the sustainable harvest (GovSim's sustainability
  *   threshold), respects max_transfer, plans no more actions than the rate limit allows, waits
  *   while the breaker is open, and trades its surplus 1:1.
- * - greedy: asks for `greedBps` of an equal share of the WHOLE stock, in several rounds per tick;
- *   it reads max_transfer (asking for more only gets rejected) but ignores sustainability and
- *   rate limits, and takes any offer that pays more than it costs.
+ * - greedy: asks for `greedBps` of its sustainable share (2× by default), again in every one of
+ *   `greedyRounds` rounds per tick; it reads max_transfer (asking for more only gets rejected) but
+ *   ignores rate limits and the reserve's future, and takes any offer that pays more than it costs.
  * - random: one or two random harvests, transfers, offers or accepts; ignores everything.
  * - adversarial: see adversarial.ts.
  *
@@ -26,7 +26,7 @@ export interface ScriptedOptions {
   seed: number | string;
   /** Regrowth per period (bps) the commons-aware policies plan with; 10000 = the stock doubles. */
   regrowthBps?: number;
-  /** Greedy: what one attempt asks for, in bps of an equal share of the whole stock (20000 = 2×). */
+  /** Greedy: what one attempt asks for, in bps of its sustainable share (20000 = twice the share). */
   greedBps?: number;
   /** Greedy: harvest rounds per tick (each round asks once per reserve resource). */
   greedyRounds?: number;
@@ -123,11 +123,11 @@ function fairTrade(ctx: ProposeContext, v: AgentView, rng: Prng, o: Resolved): P
 const greedy: Policy = (ctx, v, rng, o) => {
   if (v.breakerOpen) return [];
   const out: ProposalAttempt[] = [];
-  const n = BigInt(Math.max(1, v.agents.length));
   for (let round = 0; round < o.greedyRounds; round++) {
     for (const r of v.reserves) {
       for (const [res, stock] of r.stock) {
-        const want = capAt((stock * BigInt(o.greedBps)) / 10_000n / n, v.maxTransfer(res));
+        const share = sustainableShare(stock, o.regrowthBps, v.agents.length);
+        const want = capAt((share * BigInt(o.greedBps)) / 10_000n, v.maxTransfer(res));
         if (want > 0n) out.push(harvest(rng, ctx.agent, r.id, res, want, `greedy: as much of the ${stock} ${res} as I can get`));
       }
     }
