@@ -297,7 +297,7 @@ export class LedgerWriter {
   private async fillDuplicates(tx: Tx, results: ApplyResult[], dupApplied: Array<{ index: number; proposal_id: string }>) {
     const found = await tx.query<any>(
       `SELECT proposal_id::text AS proposal_id, id, leg, kind, from_actor, to_actor, resource, amount, encode(hash, 'hex') AS hash, validator_version
-       FROM unnest($1::uuid[]) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid ORDER BY id`,
+       FROM unnest($1::uuid[]) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid ORDER BY l.id`,
       [dupApplied.map((d) => d.proposal_id)],
     );
     for (const d of dupApplied) {

@@ -30,9 +30,12 @@
  *                                     fails with that code.
  *   balance(resource?)                this artifact's balance as a decimal string, journal
  *                                     included.
- *   world()                           deep-frozen world snapshot, read once per call tree.
+ *   world()                           the world snapshot (read from the host once per call
+ *                                     tree); each call returns a fresh copy, so changing it
+ *                                     changes nothing outside.
  * Date.now() / new Date() return the tree's logical clock (request.now), and Math.random() is
- * seeded (request.seed), so a call is reproducible from its request.
+ * seeded (request.seed), so a call is reproducible from its request. The four API bindings are
+ * non-writable, non-configurable and frozen; each call has a fresh context anyway.
  *
  * PRICES. Every successful call of a user artifact journals `invokePrice` credits from its
  * invoker (the agent at top level, the calling artifact below) to the artifact's owner.
@@ -41,7 +44,8 @@ import { LIMITS } from '../validator/limits';
 import { errorResponseSchema, fail, type ErrorResponse } from './errors';
 import { checkArgs, findTool, parseInterface, type SandboxLimits } from './interface';
 import { CallTree, isValidId, parseAmount } from './journal';
-import { loadQuickJS, readyQuickJS, runInFreshRuntime, type GuestHooks } from './runtime';
+import { loadQuickJS, readyQuickJS } from './module';
+import { runInFreshRuntime, type GuestHooks } from './runtime';
 import { isTombstone, type CallRequest, type ExecutionOutcome, type HostApi } from './types';
 import type { QuickJSWASMModule } from 'quickjs-emscripten';
 
@@ -98,16 +102,12 @@ export class Executor {
 
   private runTree(mod: QuickJSWASMModule, req: CallRequest): ExecutionOutcome {
     const started = performance.now();
-    const cpu0 = process.cpuUsage();
-    const metrics = () => {
-      const cpu = process.cpuUsage(cpu0);
-      return { cpuMicros: cpu.user + cpu.system, wallMicros: Math.round((performance.now() - started) * 1000) };
-    };
+    const wallMicros = () => Math.round((performance.now() - started) * 1000);
     const rejected = (error: ErrorResponse): ExecutionOutcome => ({
       ...error,
       effects: { payments: [], edges: [] },
       events: [],
-      metrics: { ...metrics(), peakMemoryBytes: 0, calls: 0 },
+      metrics: { cpuMicros: 0, wallMicros: wallMicros(), peakMemoryBytes: 0, calls: 0 },
     });
     if (!isValidId(req.invoker)) return rejected(fail('INVALID_ARGS', 'The invoker must be an id (1–64 printable characters, no spaces).'));
     if (typeof req.artifactId !== 'string' || typeof req.method !== 'string') {
@@ -138,7 +138,8 @@ export class Executor {
       invoker: req.invoker,
       depth: 0,
     });
-    const m = { ...metrics(), peakMemoryBytes: top.peak, calls: tree.calls };
+    // The top-level call's event is recorded last and its CPU figure includes every nested call.
+    const m = { cpuMicros: tree.events.at(-1)?.cpuMicros ?? 0, wallMicros: wallMicros(), peakMemoryBytes: top.peak, calls: tree.calls };
     if (!top.ok || tree.failure !== null) {
       const error = tree.failure ?? (top as { error: ErrorResponse }).error;
       return { ...error, effects: { payments: [], edges: [] }, events: tree.events, metrics: m };
@@ -290,6 +291,7 @@ export class Executor {
       ctxJson: JSON.stringify({ artifactId: call.artifactId, method: call.method, caller: call.invoker, depth: call.depth, now: tree.now }),
       memoryLimit: L.memoryBytes,
       stackBytes: call.depth === 0 ? L.stackBytes : L.nestedStackBytes,
+      maxArgsBytes: L.maxArgsBytes,
       maxOutputBytes: L.maxOutputBytes,
       maxMessageChars: L.maxErrorMessageChars,
       seed: (tree.seed + Math.imul(callId, 0x9e3779b9)) >>> 0,

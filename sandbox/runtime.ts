@@ -1,113 +1,27 @@
 /**
- * QuickJS mechanics: the per-process WASM module, one fresh runtime + context per call, limits,
- * handle hygiene, and turning whatever the guest did into one ErrorResponse.
+ * One call in one fresh QuickJS runtime + context: limits, the guest API installed from the
+ * host, handle hygiene, and turning whatever the guest did into one ErrorResponse.
  *
- * Why a fresh runtime per call (not a reused context): measured ≈105–250 µs on this machine,
- * and it makes isolation structural — no guest state, prototype pollution or replaced API
- * survives a call, and a runtime that ran out of memory is simply thrown away. The semantics of
- * invoke / pay / balance / world live in executor.ts; this file only marshals strings.
+ * Why a fresh runtime per call (not a reused context): ≈105–250 µs on this machine, and it makes
+ * isolation structural — no guest state, prototype pollution or replaced API survives a call,
+ * and a runtime that ran out of memory is simply thrown away. The semantics of invoke / pay /
+ * balance / world live in executor.ts; this file marshals values (as JSON text) and classifies.
  *
- * Why "poisoning": QuickJS guards its own (shadow) stack, but recursion also consumes V8's
- * native stack. If V8 overflows first, a RangeError unwinds through WASM frames without running
- * their cleanup and the module's heap can no longer be trusted (freeing the runtime then aborts
- * on an assertion). LIMITS.sandbox stack sizes are chosen so this does not happen; if it ever
- * does, the module is marked poisoned, nothing else is called on it, the call tree fails with
- * STACK_OVERFLOW, and the next call loads a fresh module.
- *
- * Why our own WebAssembly.Memory: QuickJS's per-runtime memory limit does not bound bytes in
- * this WASM build (it counts allocations; upstream quickjs-emscripten #271), so a guest could
- * grow the module to 2 GB of host memory. The module is instantiated with a Memory whose
- * `maximum` is LIMITS.sandbox.moduleMemoryBytes: growth beyond it fails inside malloc and the
- * guest gets a normal "out of memory". Host-side allocations into the module (strings we pass
- * in) go through emscripten's `_malloc`, which would silently return 0 and let the caller
- * write at address 0; it is wrapped to throw SandboxHeapExhausted instead.
+ * Promise jobs are never run: methods are synchronous (every host API is). A settled promise (an
+ * async method that never awaited) is unwrapped; a pending one is EXECUTION_ERROR. Why: QuickJS
+ * 2025-09 leaks a reference — and asserts when the runtime is freed — if the deadline interrupts
+ * a long promise chain inside a job (measured: reproducible with
+ * `spin = () => Promise.resolve().then(spin)`). Unrun jobs are freed cleanly with the runtime.
  */
-import {
-  RELEASE_SYNC,
-  newQuickJSWASMModuleFromVariant,
-  newVariant,
-  type QuickJSContext,
-  type QuickJSHandle,
-  type QuickJSRuntime,
-  type QuickJSWASMModule,
-} from 'quickjs-emscripten';
-import { LIMITS } from '../validator/limits';
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule, VmFunctionImplementation } from 'quickjs-emscripten';
 import { fail, type ErrorResponse } from './errors';
 import type { CallTree } from './journal';
-import { PRELUDE_SOURCE } from './prelude';
-
-let modulePromise: Promise<QuickJSWASMModule> | null = null;
-let readyModule: QuickJSWASMModule | null = null;
-const poisoned = new WeakSet<QuickJSWASMModule>();
-
-/** Process-wide counters, exported so tests can assert a module was never poisoned. */
-export const quickjsStats = { loads: 0, poisonings: 0 };
-
-/** A host-side allocation into the sandbox heap failed because the module is at its cap. */
-export class SandboxHeapExhausted extends Error {
-  constructor(bytes: number) {
-    super(`The sandbox heap is full (host allocation of ${bytes} bytes failed).`);
-    this.name = 'SandboxHeapExhausted';
-  }
-}
-
-const WASM_PAGE = 64 * 1024;
-/** The prebuilt module's INITIAL_MEMORY (16 MB); its memory may not start smaller. */
-const INITIAL_PAGES = 256;
-
-async function instantiate(): Promise<QuickJSWASMModule> {
-  const maximum = Math.max(INITIAL_PAGES, Math.floor(LIMITS.sandbox.moduleMemoryBytes / WASM_PAGE));
-  const wasmMemory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum });
-  const mod = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory }));
-  // `module` is the emscripten module; private in the typings but stable in 0.32.0 (pinned).
-  // tests/sandbox.test.ts asserts the guard is installed so an upgrade cannot drop it silently.
-  const em = (mod as unknown as { module: { _malloc(n: number): number } }).module;
-  const malloc = em._malloc.bind(em);
-  em._malloc = (n: number) => {
-    const ptr = malloc(n);
-    if (ptr === 0) throw new SandboxHeapExhausted(n);
-    return ptr;
-  };
-  return mod;
-}
-
-/** The QuickJS WASM module, loaded once per process (the promise is cached). */
-export function loadQuickJS(): Promise<QuickJSWASMModule> {
-  if (modulePromise === null) {
-    quickjsStats.loads++;
-    modulePromise = instantiate().then(
-      (m) => (readyModule = m),
-      (err: unknown) => {
-        modulePromise = null; // let the next call retry instead of caching a rejection
-        throw err;
-      },
-    );
-  }
-  return modulePromise;
-}
-
-/** The loaded module, or null before loadQuickJS() resolved (or after a poisoning). */
-export function readyQuickJS(): QuickJSWASMModule | null {
-  return readyModule;
-}
-
-function poison(mod: QuickJSWASMModule): void {
-  if (poisoned.has(mod)) return;
-  poisoned.add(mod);
-  quickjsStats.poisonings++;
-  if (readyModule === mod) {
-    readyModule = null;
-    modulePromise = null;
-  }
-}
-
-function isHostStackOverflow(e: unknown): boolean {
-  return e instanceof RangeError && /Maximum call stack size exceeded/.test(e.message);
-}
+import { SandboxHeapExhausted, hostThrowFailure, isHostStackOverflow, isPoisoned, memoryFailure, poison } from './module';
+import { PRELUDE_SOURCE, seededRandom } from './prelude';
 
 type HookResult = { ok: true; text: string } | { ok: false; error: ErrorResponse };
 
-/** What guest API calls do; implemented by the executor. Strings in, strings out. */
+/** What guest API calls do; implemented by the executor. JSON text in, JSON text out. */
 export interface GuestHooks {
   /** `used` is this runtime's sampled heap at the call (the tree peak adds the child on top). */
   invoke(artifactId: string, method: string, argsJson: string, used: number): HookResult;
@@ -125,6 +39,7 @@ export interface VmCallSpec {
   ctxJson: string;
   memoryLimit: number;
   stackBytes: number;
+  maxArgsBytes: number;
   maxOutputBytes: number;
   maxMessageChars: number;
   seed: number;
@@ -132,6 +47,11 @@ export interface VmCallSpec {
 }
 
 export type VmCallResult = { ok: true; json: string; peak: number } | { ok: false; error: ErrorResponse; peak: number };
+
+/** Default resource of pay() and balance(). */
+const DEFAULT_RESOURCE = 'credits';
+/** Most host errors a call keeps for identity checks; older ones are released. */
+const MAX_TRACKED_HOST_ERRORS = 8;
 
 /** Bytes of QuickJS heap in use, from the runtime's own accounting (≈20 µs). */
 function heapUsed(rt: QuickJSRuntime): number {
@@ -144,15 +64,14 @@ function units(ctx: QuickJSContext, h: QuickJSHandle): number {
   return ctx.getProp(h, 'length').consume((l) => (ctx.typeof(l) === 'number' ? ctx.getNumber(l) : Infinity));
 }
 
-function memoryFailure(limit: number, cause?: string): ErrorResponse {
-  return fail('MEMORY_LIMIT', `The call exceeded its memory limit of ${limit} bytes.`, {
-    limit_bytes: limit,
-    ...(cause === undefined ? {} : { cause }),
-  });
+/** A guest string, or null if it is absent, not a string, or longer than `limit` UTF-16 units (then not copied). */
+function str(ctx: QuickJSContext, h: QuickJSHandle | undefined, limit: number): string | null {
+  return h !== undefined && ctx.typeof(h) === 'string' && units(ctx, h) <= limit ? ctx.getString(h) : null;
 }
 
-/** Most host errors a call keeps for identity checks; older ones are released. */
-const MAX_TRACKED_HOST_ERRORS = 8;
+function absent(ctx: QuickJSContext, h: QuickJSHandle | undefined): boolean {
+  return h === undefined || ctx.typeof(h) === 'undefined';
+}
 
 export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmCallResult {
   const { tree } = spec;
@@ -162,7 +81,6 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
   const hostErrors: Array<{ handle: QuickJSHandle; error: ErrorResponse }> = [];
   let peak = 0;
   let outOfMemory = false;
-
   const keep = (h: QuickJSHandle): QuickJSHandle => (owned.push(h), h);
 
   /** A guest exception carrying a host ErrorResponse; remembered so it classifies exactly. */
@@ -189,21 +107,17 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     try {
       return body();
     } catch (e) {
-      if (e instanceof SandboxHeapExhausted) {
-        tree.abort(memoryFailure(spec.memoryLimit, e.message));
-      } else if (isHostStackOverflow(e)) {
-        poison(mod);
-        tree.abort(fail('STACK_OVERFLOW', 'The call recursed deeper than the host stack allows.', { reason: 'HOST_STACK' }));
-      } else {
-        tree.abort(fail('EXECUTION_ERROR', `The sandbox host failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'HOST_ERROR' }));
-      }
-      return throwHost(ctx, tree.failure!);
+      // Anything not from QuickJS itself is a bug in our hooks: HOST_ERROR, not the artifact's fault.
+      const fromQuickJs = e instanceof SandboxHeapExhausted || e instanceof WebAssembly.RuntimeError || isHostStackOverflow(e);
+      const f = fromQuickJs
+        ? hostThrowFailure(mod, e, spec.memoryLimit, false)
+        : { error: fail('EXECUTION_ERROR', `The sandbox host failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'HOST_ERROR' }), poison: false };
+      if (f.poison) poison(mod);
+      tree.abort(f.error);
+      // A poisoned module gets no further allocations: throw a value that needs none.
+      return isPoisoned(mod) ? { error: ctx.undefined } : throwHost(ctx, tree.failure!);
     }
   };
-
-  /** A guest string, or null if it is not a string or longer than `limit` UTF-16 units (not copied). */
-  const str = (ctx: QuickJSContext, h: QuickJSHandle, limit: number): string | null =>
-    ctx.typeof(h) === 'string' && units(ctx, h) <= limit ? ctx.getString(h) : null;
 
   const classify = (ctx: QuickJSContext, errH: QuickJSHandle, describeFn: QuickJSHandle | null): ErrorResponse => {
     if (tree.failure !== null) return tree.failure;
@@ -238,92 +152,125 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     rt.setInterruptHandler(() => tree.shouldInterrupt());
     const ctx = (vm = rt.newContext());
     const runtime = rt;
+    const g = ctx.global;
+    const JSONh = keep(ctx.getProp(g, 'JSON'));
+    const parseFn = keep(ctx.getProp(JSONh, 'parse'));
+    const stringifyFn = keep(ctx.getProp(JSONh, 'stringify'));
+    const freezeFn = keep(ctx.getProp(keep(ctx.getProp(g, 'Object')), 'freeze'));
 
-    const fInvoke = keep(
-      ctx.newFunction('invoke', (idH, methodH, argsH) =>
-        guard(ctx, () => {
-          const id = str(ctx, idH, 256);
-          const method = str(ctx, methodH, 256);
-          const args = str(ctx, argsH, 4 * spec.maxOutputBytes);
-          if (id === null || method === null || args === null) {
-            return throwHost(ctx, fail('INVALID_ARGS', 'invoke(artifactId, method, args) needs two short strings and small JSON arguments.'));
-          }
-          const used = heapUsed(runtime);
-          peak = Math.max(peak, used);
-          const r = spec.hooks.invoke(id, method, args, used);
-          return r.ok ? ctx.newString(r.text) : throwHost(ctx, r.error);
-        }),
-      ),
-    );
-    const fPay = keep(
-      ctx.newFunction('pay', (toH, amountH, resourceH) =>
-        guard(ctx, () => {
-          const to = str(ctx, toH, 256);
-          const amount = str(ctx, amountH, 64);
-          const resource = str(ctx, resourceH, 256);
-          const err =
-            to === null || amount === null || resource === null
-              ? fail('INVALID_ARGS', 'pay(to, amount, resource?) needs an id, an integer amount and a resource id.')
-              : spec.hooks.pay(to, amount, resource);
-          return err === null ? ctx.true : throwHost(ctx, err);
-        }),
-      ),
-    );
-    const fBalance = keep(
-      ctx.newFunction('balance', (resourceH) =>
-        guard(ctx, () => {
-          const resource = str(ctx, resourceH, 256);
-          const r = resource === null ? ({ ok: false, error: fail('INVALID_ARGS', 'balance(resource?) needs a resource id.') } as const) : spec.hooks.balance(resource);
-          return r.ok ? ctx.newString(r.text) : throwHost(ctx, r.error);
-        }),
-      ),
-    );
-    const fWorld = keep(
-      ctx.newFunction('world', () =>
-        guard(ctx, () => {
-          const r = spec.hooks.world();
-          return r.ok ? ctx.newString(r.text) : throwHost(ctx, r.error);
-        }),
-      ),
-    );
+    /** JSON text → a new guest value (caller owns it), or the guest exception. */
+    const fromJson = (text: string) => ctx.newString(text).consume((s) => ctx.callFunction(parseFn, ctx.undefined, s));
+    /** Guest value → JSON text (undefined → "null"); `text` null when longer than `limit` units. */
+    const toJson = (h: QuickJSHandle, limit: number): { error: QuickJSHandle } | { text: string | null; length: number } => {
+      const r = ctx.callFunction(stringifyFn, ctx.undefined, h);
+      if (r.error) return { error: r.error };
+      return r.value.consume((v) => {
+        if (ctx.typeof(v) !== 'string') return { text: 'null', length: 4 };
+        const length = units(ctx, v);
+        return { text: length <= limit ? ctx.getString(v) : null, length };
+      });
+    };
+    const resourceOf = (h: QuickJSHandle | undefined) => (absent(ctx, h) ? DEFAULT_RESOURCE : str(ctx, h, 256));
+
+    const api: Array<[string, VmFunctionImplementation<QuickJSHandle>]> = [
+      [
+        'invoke',
+        (idH, methodH, argsH) =>
+          guard(ctx, () => {
+            const id = str(ctx, idH, 256);
+            const method = str(ctx, methodH, 256);
+            if (id === null || method === null) return throwHost(ctx, fail('INVALID_ARGS', 'invoke(artifactId, method, args): artifactId and method must be strings.'));
+            let argsJson = '{}';
+            if (!absent(ctx, argsH)) {
+              const j = toJson(argsH!, spec.maxArgsBytes);
+              if ('error' in j) return { error: j.error }; // the guest's own error (circular, BigInt, …)
+              if (j.text === null) return throwHost(ctx, fail('INVALID_ARGS', `invoke() arguments exceed ${spec.maxArgsBytes} bytes of JSON.`));
+              argsJson = j.text;
+            }
+            const used = heapUsed(runtime);
+            peak = Math.max(peak, used);
+            const r = spec.hooks.invoke(id, method, argsJson, used);
+            if (!r.ok) return throwHost(ctx, r.error);
+            const v = fromJson(r.text);
+            return v.error ? { error: v.error } : v.value;
+          }),
+      ],
+      [
+        'pay',
+        (toH, amountH, resourceH) =>
+          guard(ctx, () => {
+            // The host parses decimal text into a bigint and rejects anything that is not a
+            // positive integer; unsafe numbers are sent as an invalid marker, never rounded.
+            const type = amountH === undefined ? 'undefined' : ctx.typeof(amountH);
+            const amount =
+              type === 'string'
+                ? (str(ctx, amountH, 64) ?? 'too-long')
+                : type === 'bigint'
+                  ? ctx.getBigInt(amountH!).toString()
+                  : type === 'number' && Number.isSafeInteger(ctx.getNumber(amountH!))
+                    ? String(ctx.getNumber(amountH!))
+                    : `not-an-integer:${type}`;
+            const to = str(ctx, toH, 256);
+            const resource = resourceOf(resourceH);
+            const err =
+              to === null || resource === null
+                ? fail('INVALID_ARGS', 'pay(to, amount, resource?) needs an id, an integer amount and a resource id.')
+                : spec.hooks.pay(to, amount, resource);
+            return err === null ? ctx.true : throwHost(ctx, err);
+          }),
+      ],
+      [
+        'balance',
+        (resourceH) =>
+          guard(ctx, () => {
+            const resource = resourceOf(resourceH);
+            const r = resource === null ? ({ ok: false, error: fail('INVALID_ARGS', 'balance(resource?) needs a resource id.') } as const) : spec.hooks.balance(resource);
+            return r.ok ? ctx.newString(r.text) : throwHost(ctx, r.error);
+          }),
+      ],
+      [
+        'world',
+        () =>
+          guard(ctx, () => {
+            const r = spec.hooks.world();
+            if (!r.ok) return throwHost(ctx, r.error);
+            const v = fromJson(r.text); // a fresh copy per call: changing it changes nothing outside
+            return v.error ? { error: v.error } : v.value;
+          }),
+      ],
+    ];
+    for (const [name, impl] of api) {
+      const f = keep(ctx.newFunction(name, impl));
+      ctx.callFunction(freezeFn, ctx.undefined, f).dispose();
+      // No `writable` in the descriptor: a new data property defaults to non-writable.
+      ctx.defineProp(g, name, { value: f, configurable: false, enumerable: false });
+    }
+    const random = seededRandom(spec.seed);
+    ctx.setProp(keep(ctx.getProp(g, 'Math')), 'random', keep(ctx.newFunction('random', () => ctx.newNumber(random()))));
 
     result = (() => {
       const prelude = ctx.evalCode(PRELUDE_SOURCE, 'sandbox:prelude', { type: 'global', strict: true });
       if (prelude.error) return { ok: false, error: classify(ctx, keep(prelude.error), null), peak } as const;
-      const preludeFn = keep(prelude.value);
-      const installed = ctx.callFunction(preludeFn, ctx.undefined, [
-        fInvoke,
-        fPay,
-        fBalance,
-        fWorld,
-        keep(ctx.newNumber(tree.now)),
-        keep(ctx.newNumber(spec.seed)),
-        keep(ctx.newNumber(spec.maxMessageChars)),
-      ]);
+      const installed = ctx.callFunction(keep(prelude.value), ctx.undefined, keep(ctx.newNumber(tree.now)), keep(ctx.newNumber(spec.maxMessageChars)));
       if (installed.error) return { ok: false, error: classify(ctx, keep(installed.error), null), peak } as const;
-      const triple = keep(installed.value);
-      const runFn = keep(ctx.getProp(triple, 0));
-      const serializeFn = keep(ctx.getProp(triple, 1));
-      const describeFn = keep(ctx.getProp(triple, 2));
+      const pair = keep(installed.value);
+      const runFn = keep(ctx.getProp(pair, 0));
+      const describeFn = keep(ctx.getProp(pair, 1));
       const failWith = (errH: QuickJSHandle) => ({ ok: false, error: classify(ctx, keep(errH), describeFn), peak }) as const;
 
       const loaded = ctx.evalCode(spec.code, spec.filename, { type: 'global' });
       if (loaded.error) return failWith(loaded.error);
       keep(loaded.value);
 
-      const called = ctx.callFunction(runFn, ctx.undefined, [
-        keep(ctx.newString(spec.method)),
-        keep(ctx.newString(spec.argsJson)),
-        keep(ctx.newString(spec.ctxJson)),
-      ]);
+      const args = fromJson(spec.argsJson);
+      if (args.error) return failWith(args.error);
+      const callCtx = fromJson(spec.ctxJson);
+      if (callCtx.error) return failWith(callCtx.error);
+      ctx.callFunction(freezeFn, ctx.undefined, keep(callCtx.value)).dispose();
+      const called = ctx.callFunction(runFn, ctx.undefined, keep(ctx.newString(spec.method)), keep(args.value), callCtx.value);
       if (called.error) return failWith(called.error);
       let value = keep(called.value);
 
-      // Promise jobs are never run: methods are synchronous (every host API is). A settled
-      // promise (an async method that never awaited) is unwrapped; a pending one is an error.
-      // Why: QuickJS 2025-09 leaks a reference — and asserts when the runtime is freed — if the
-      // deadline interrupts a long promise chain inside a job (measured: reproducible with
-      // `spin = () => Promise.resolve().then(spin)`). Unrun jobs are freed cleanly with the runtime.
       const state = ctx.getPromiseState(value);
       if (state.type === 'pending') {
         return {
@@ -336,27 +283,22 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
       if (!state.notAPromise) value = keep(state.value);
       if (tree.failure !== null) return { ok: false, error: tree.failure, peak } as const;
 
-      const serialized = ctx.callFunction(serializeFn, ctx.undefined, value);
-      if (serialized.error) return failWith(serialized.error);
-      const sH = keep(serialized.value);
       // UTF-8 bytes >= UTF-16 units, so a string longer than the limit is rejected uncopied.
-      const length = units(ctx, sH);
-      const json = length <= spec.maxOutputBytes ? ctx.getString(sH) : null;
-      const bytes = json === null ? length : Buffer.byteLength(json);
-      if (json === null || bytes > spec.maxOutputBytes) {
+      const out = toJson(value, spec.maxOutputBytes);
+      if ('error' in out) return failWith(out.error);
+      const bytes = out.text === null ? out.length : Buffer.byteLength(out.text);
+      if (out.text === null || bytes > spec.maxOutputBytes) {
         return {
           ok: false,
-          error: fail('OUTPUT_TOO_LARGE', `The result is at least ${bytes} bytes of JSON; the limit is ${spec.maxOutputBytes}.`, {
-            limit_bytes: spec.maxOutputBytes,
-          }),
+          error: fail('OUTPUT_TOO_LARGE', `The result is at least ${bytes} bytes of JSON; the limit is ${spec.maxOutputBytes}.`, { limit_bytes: spec.maxOutputBytes }),
           peak,
         } as const;
       }
-      return { ok: true, json, peak } as const;
+      return { ok: true, json: out.text, peak } as const;
     })();
-    if (!poisoned.has(mod)) peak = Math.max(peak, heapUsed(runtime));
+    if (!isPoisoned(mod)) peak = Math.max(peak, heapUsed(runtime));
     if (outOfMemory) peak = Math.max(peak, spec.memoryLimit);
-    // QuickJS's own limit misses large allocations (see top); enforce it on the samples too.
+    // QuickJS's own limit misses large allocations (see module.ts); enforce it on the samples too.
     if (result.ok && peak > spec.memoryLimit) result = { ok: false, error: memoryFailure(spec.memoryLimit), peak };
     result.peak = peak;
   } catch (e) {
@@ -364,18 +306,13 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
     // WASM is entered, but one that unwound through WASM frames leaves QuickJS inconsistent and
     // the two cannot be told apart here: give the module up either way (the next call reloads).
     poison(mod);
-    const error =
-      e instanceof SandboxHeapExhausted
-        ? memoryFailure(spec.memoryLimit, e.message)
-        : isHostStackOverflow(e)
-          ? fail('STACK_OVERFLOW', 'The call recursed deeper than the host stack allows.', { reason: 'HOST_STACK' })
-          : fail('EXECUTION_ERROR', `The sandbox failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'SANDBOX_FAULT' });
+    const { error } = hostThrowFailure(mod, e, spec.memoryLimit, true);
     tree.abort(error);
     result = { ok: false, error: tree.failure ?? error, peak };
   } finally {
-    if (!poisoned.has(mod)) {
+    if (!isPoisoned(mod)) {
       try {
-        for (const he of hostErrors) he.handle.alive && he.handle.dispose();
+        for (const he of hostErrors) if (he.handle.alive) he.handle.dispose();
         for (let i = owned.length - 1; i >= 0; i--) if (owned[i]!.alive) owned[i]!.dispose();
         vm?.dispose();
         rt?.dispose();
@@ -384,7 +321,7 @@ export function runInFreshRuntime(mod: QuickJSWASMModule, spec: VmCallSpec): VmC
         // tree because its other runtimes live in the same module.
         poison(mod);
         tree.abort(fail('EXECUTION_ERROR', `The sandbox failed to release a runtime: ${String(e)}`, { reason: 'SANDBOX_FAULT' }));
-        if (result!.ok) result = { ok: false, error: tree.failure!, peak };
+        if (result.ok) result = { ok: false, error: tree.failure!, peak };
       }
     }
   }

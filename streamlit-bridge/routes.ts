@@ -48,7 +48,7 @@ export const ROUTES: Record<string, [Handler, string]> = {
           poll_ms: ctx.tail.pollMs,
           error: ctx.tail.lastError,
         },
-        sse: { clients: ctx.sse.size, max_clients: LIMITS.http.maxSseClients, frames_sent: ctx.sse.sent, dropped: ctx.sse.dropped },
+        sse: { clients: ctx.sse.size, max_clients: ctx.sse.max, frames_sent: ctx.sse.sent, dropped: ctx.sse.dropped },
         uptime_ms: Date.now() - ctx.startedAt,
       }, ctx.cors);
     },
@@ -99,7 +99,7 @@ export const ROUTES: Record<string, [Handler, string]> = {
   ],
   '/events': [
     async (ctx, q, req, res) => {
-      if (ctx.sse.full) throw new BridgeError(503, 'TOO_MANY_CLIENTS', `the bridge serves at most ${LIMITS.http.maxSseClients} event streams; close one or try later`);
+      if (ctx.sse.full) throw new BridgeError(503, 'TOO_MANY_CLIENTS', `the bridge serves at most ${ctx.sse.max} event streams; close one or try later`);
       const header = req.headers['last-event-id'];
       const raw = typeof header === 'string' && header !== '' ? header : q.get('last_event_id');
       const lastId = raw !== null && /^(0|[1-9][0-9]{0,18})$/.test(raw) ? BigInt(raw) : undefined;

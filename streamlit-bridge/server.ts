@@ -38,6 +38,8 @@ export interface BridgeOptions {
   verifyMinIntervalMs?: number;
   /** Serve the dashboard (default true). */
   dashboard?: boolean;
+  /** Event streams served at once (default and ceiling: LIMITS.http.maxSseClients). */
+  maxSseClients?: number;
 }
 
 export interface Bridge {
@@ -71,7 +73,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const tail = new FeedTail(db, { pollMs: opts.pollMs });
   const metrics = new MetricsFeed({ bucketMs: opts.bucketMs, maxBuckets: opts.maxBuckets });
   const verifier = new Verifier(db, { minIntervalMs: opts.verifyMinIntervalMs });
-  const sse = new SseHub();
+  const sse = new SseHub({ maxClients: Math.min(opts.maxSseClients ?? LIMITS.http.maxSseClients, LIMITS.http.maxSseClients) });
   metrics.setRegistry(await readActors(db));
 
   let registryRefresh: Promise<void> | null = null;

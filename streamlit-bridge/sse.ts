@@ -47,6 +47,10 @@ export class SseHub {
     return this.clients.size;
   }
 
+  get max(): number {
+    return this.maxClients;
+  }
+
   get full(): boolean {
     return this.clients.size >= this.maxClients;
   }

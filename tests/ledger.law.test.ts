@@ -332,6 +332,21 @@ forEachBackend('ledger: policy, rate limit and breaker through the writer', (b) 
     assert.equal(code(r), 'applied(policy_set)', r.status === 'rejected' ? r.message : '');
   });
 
+  // BUG (lead): the law bounds each proposal's amount (LIMITS.proposal.maxAmount) but not the
+  // balance it produces, nor interest legs; a balance past int8 makes the writer throw a raw
+  // 22003 "bigint out of range" instead of answering with a code. See the report.
+  it.skip('GIVEN 100 % interest per period WHEN the system accrues until a balance would pass the int8 limit THEN that accrual gets a coded rejection, not a database error', async () => {
+    const g = await grid(b, { interest: { resource: 'credits', bps_per_period: 10_000 } });
+    await applied(g.w, mint('system', 'A', '1000000000000000'));
+    const codes: string[] = [];
+    for (let period = 1; period <= 14; period++) {
+      const r = await g.w.apply(accrue('system', period)).catch((e) => ({ status: 'threw', code: String(e.code) }) as const);
+      codes.push(r.status === 'threw' ? `threw ${r.code}` : code(r as ApplyResult));
+    }
+    assert.ok(!codes.some((c) => c.startsWith('threw')), codes.join(', '));
+    await assertSound(g.db);
+  });
+
   it('GIVEN a session of every kind of proposal and every kind of rejection WHEN replayed from row 0 THEN the chain verifies, the cache matches, and every resource is conserved', async () => {
     const g = await grid(b, { carbon_tax: { resource: 'energy', bps: 500, mode: 'burn' }, resources: { energy: { max_transfer: 400 } } });
     const rejectedBefore = await count(g.db, 'rejected_proposals');

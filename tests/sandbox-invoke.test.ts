@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ErrorCode } from '../sandbox/errors';
 import { Executor } from '../sandbox/executor';
-import { loadQuickJS, quickjsStats } from '../sandbox/runtime';
+import { loadQuickJS, quickjsStats } from '../sandbox/module';
 import type { ExecutionOutcome } from '../sandbox/types';
 import { LIMITS } from '../validator/limits';
 import { MemoryHost } from './support/sandbox-host';
@@ -46,7 +46,8 @@ describe('sandbox: nested invoke and the effects journal', () => {
   host.add('spin', `var methods = { go() { for (;;) {} } };`, ['go']);
   host.add('callsSpin', `var methods = { go() { pay('sink', 1); return invoke('spin', 'go', {}); } };`, ['go']);
   for (const id of ['cycA', 'cycB', 'callsSpin']) host.setBalance(id, 50n);
-  const ex = new Executor(host);
+  // A long deadline where the clock is not the subject (a cold JIT on a busy machine is slow).
+  const ex = new Executor(host, { cpuDeadlineMs: 10_000 });
   before(() => loadQuickJS());
 
   it('GIVEN a 4-level chain that pays at every level WHEN it succeeds THEN every payment and price is returned in order with the edges', async () => {
@@ -106,8 +107,8 @@ describe('sandbox: nested invoke and the effects journal', () => {
 
   it('GIVEN a nested call that loops WHEN the tree deadline passes THEN TIMEOUT for the whole tree and no payment', async () => {
     const t0 = performance.now();
-    assertFailed(await ex.run({ artifactId: 'callsSpin', method: 'go', invoker: 'alice' }), 'TIMEOUT');
-    assert.ok(performance.now() - t0 < LIMITS.sandbox.cpuDeadlineMs * 3, 'one deadline for the whole tree');
+    assertFailed(await new Executor(host).run({ artifactId: 'callsSpin', method: 'go', invoker: 'alice' }), 'TIMEOUT');
+    assert.ok(performance.now() - t0 < LIMITS.sandbox.cpuDeadlineMs * 5, 'one deadline for the whole tree, not one per level');
     assert.equal(assertOk(await ex.run({ artifactId: 'sum', method: 'sum', args: { xs: [2, 3] }, invoker: 'alice' })), 5);
   });
 });
@@ -126,7 +127,7 @@ describe('sandbox: genesis artifacts are first-class invoke targets', () => {
   host.add('hungry', `var methods = { go() { return invoke('genesis:broken', 'big', { bytes: ${LIMITS.sandbox.maxOutputBytes + 1} }); } };`, ['go']);
   host.setBalance('user', 10n).setBalance('greedy', 10n);
   host.eventLog.push({ type: 'BOOT', data: 1 });
-  const ex = new Executor(host);
+  const ex = new Executor(host, { cpuDeadlineMs: 10_000 });
   before(() => loadQuickJS());
 
   it('GIVEN an artifact using ledger, store and event_log WHEN run THEN results flow back and the transfer is journaled from the artifact', async () => {

@@ -227,6 +227,25 @@ export const LIMITS = {
     /** Longest URL (path + query) accepted. */
     maxUrlChars: 2_048,
   },
+  n8n: {
+    /** Postgres connections one n8n process holds per Grid Database credential (items share them). */
+    poolSize: 4,
+    /** Distinct databases (url/dataDir × schema) one n8n process keeps open at once. */
+    maxConnections: 16,
+    /** Grid Trigger interval bounds (seconds). */
+    minTriggerIntervalSeconds: 1,
+    maxTriggerIntervalSeconds: 24 * 60 * 60,
+    /** "Wait for breaker reset": longest wait one node execution may hold, and its poll bounds (seconds). */
+    maxWaitSeconds: 24 * 60 * 60,
+    minPollSeconds: 0.05,
+    maxPollSeconds: 60,
+    /** Alerts one Grid Alert execution may deliver per channel (older backlog waits for later runs). */
+    maxAlertsPerRun: 200,
+    /** Agents one Grid Proposer item may speak for. */
+    maxAgentsPerItem: 100,
+    /** A `receivedAt` a webhook item may claim, relative to now (seconds): bounds how late an n8n retry may act. */
+    maxWebhookItemAgeSeconds: 7 * 24 * 60 * 60,
+  },
 } as const;
 
 export type Limits = typeof LIMITS;

@@ -9,6 +9,7 @@ import type { Alert, AlertChannel, Delivered } from './types';
 export class ConsoleChannel implements AlertChannel {
   readonly name = 'console';
   readonly batchSize = LIMITS.alerts.consoleBatch;
+  readonly batchMarks = true;
 
   /** `log` receives one line per alert (the CLI passes its own, to keep its progress line intact). */
   constructor(private readonly log: (line: string) => void = (l) => console.log(l)) {}

@@ -64,6 +64,12 @@ export interface ChannelStats {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+interface Mark {
+  c: ClaimedDelivery;
+  status: 'delivered' | 'skipped';
+  d: { remoteId?: string; remoteUrl?: string };
+}
+
 export class AlertDispatcher {
   readonly channels: ReadonlyMap<string, AlertChannel>;
   private readonly clock: () => number;
@@ -141,34 +147,43 @@ export class AlertDispatcher {
     const claimed = await this.claim(ch.name, ch.batchSize ?? L.outboxBatch);
     report.claimed += claimed.length;
     const started = this.clock();
-    for (let i = 0; i < claimed.length; i++) {
-      const c = claimed[i]!;
-      // Never work on a claim past half its lease: give the rest back rather than risk a second
-      // dispatcher claiming a row this one is still sending.
-      if (this.clock() - started > this.leaseMs / 2) {
-        report.released += await this.release(claimed.slice(i));
-        return;
-      }
-      if (!c.alert || !ch.accepts(c.alert)) {
+    // Remote channels mark each delivery at once (the window for a repeat after a crash stays one
+    // alert wide); batchMarks channels (the console) mark the round in one statement.
+    const marks: Mark[] = [];
+    const mark = async (m: Mark) => {
+      marks.push(m);
+      if (!ch.batchMarks) await this.flush(marks);
+    };
+    try {
+      for (let i = 0; i < claimed.length; i++) {
+        const c = claimed[i]!;
+        // Never work on a claim past half its lease: give the rest back rather than risk a second
+        // dispatcher claiming a row this one is still sending.
+        if (this.clock() - started > this.leaseMs / 2) {
+          report.released += await this.release(claimed.slice(i));
+          return;
+        }
         if (!c.alert) {
           await this.reschedule(c, new DeliveryError('MISCONFIGURED', 'unknown outbox topic for this build', true));
           report.retried++;
-        } else {
-          await this.mark(c, 'skipped', {});
+        } else if (!ch.accepts(c.alert)) {
+          await mark({ c, status: 'skipped', d: {} });
           report.skipped++;
+        } else {
+          try {
+            const d = await ch.deliver(c.alert);
+            await mark({ c, status: 'delivered', d });
+            report.delivered++;
+            if (d.adopted) report.adopted++;
+          } catch (e) {
+            const err = e instanceof DeliveryError ? e : new DeliveryError('NETWORK', String((e as Error)?.message ?? e), true);
+            if (await this.reschedule(c, err)) report.retried++;
+            else report.failed++;
+          }
         }
-        continue;
       }
-      try {
-        const d = await ch.deliver(c.alert);
-        await this.mark(c, 'delivered', d);
-        report.delivered++;
-        if (d.adopted) report.adopted++;
-      } catch (e) {
-        const err = e instanceof DeliveryError ? e : new DeliveryError('NETWORK', String((e as Error)?.message ?? e), true);
-        if (await this.reschedule(c, err)) report.retried++;
-        else report.failed++;
-      }
+    } finally {
+      await this.flush(marks);
     }
   }
 
@@ -181,11 +196,24 @@ export class AlertDispatcher {
     return Math.max(jittered, retryAfterMs ?? 0);
   }
 
-  private async mark(c: ClaimedDelivery, status: 'delivered' | 'skipped', d: { remoteId?: string; remoteUrl?: string }): Promise<void> {
+  /** Writes (and empties) the given marks in one statement, each fenced by its claim token. */
+  private async flush(marks: Mark[]): Promise<void> {
+    if (!marks.length) return;
+    const ms = marks.splice(0, marks.length);
     await this.db.query(
-      `UPDATE outbox_deliveries SET status = $4, delivered_at = $5::timestamptz, remote_id = $6, remote_url = $7, last_error = NULL, lease_token = NULL
-       WHERE outbox_id = $1 AND channel = $2 AND lease_token = $3::uuid`,
-      [c.outboxId, c.channel, c.token, status, iso(this.clock()), d.remoteId ?? null, d.remoteUrl ?? null],
+      `UPDATE outbox_deliveries d SET status = m.status, delivered_at = $1::timestamptz, remote_id = m.remote_id, remote_url = m.remote_url,
+              last_error = NULL, lease_token = NULL
+       FROM unnest($2::bigint[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[]) AS m(outbox_id, channel, token, status, remote_id, remote_url)
+       WHERE d.outbox_id = m.outbox_id AND d.channel = m.channel AND d.lease_token = m.token`,
+      [
+        iso(this.clock()),
+        ms.map((m) => m.c.outboxId),
+        ms.map((m) => m.c.channel),
+        ms.map((m) => m.c.token),
+        ms.map((m) => m.status),
+        ms.map((m) => m.d.remoteId ?? null),
+        ms.map((m) => m.d.remoteUrl ?? null),
+      ],
     );
   }
 

@@ -68,6 +68,11 @@ export interface AlertChannel {
   deliver(alert: Alert): Promise<Delivered>;
   /** Claim size per round (remote channels keep it small so a lease is never outlived). */
   readonly batchSize?: number;
+  /**
+   * Mark a whole round's deliveries in one statement instead of one by one: for cheap local
+   * channels, where repeating up to one round after a crash costs nothing but a repeated line.
+   */
+  readonly batchMarks?: boolean;
   close?(): Promise<void> | void;
 }
 

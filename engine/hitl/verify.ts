@@ -18,7 +18,8 @@ export type WebhookVerdict =
   | { ok: true; payload: Record<string, unknown> }
   | { ok: false; code: WebhookRejectCode; message: string };
 
-const HEX64 = /^[0-9a-f]{64}$/i;
+/** Lower-case only, as Linear sends it and as the SDK compares it (byte-wise on the hex text). */
+const HEX64 = /^[0-9a-f]{64}$/;
 
 export function verifyLinearSignature(
   rawBody: Buffer,

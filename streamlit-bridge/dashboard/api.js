@@ -15,8 +15,8 @@ export async function getJson(path) {
  * Opens /events and dispatches named events to handlers. The browser reconnects by itself and
  * sends Last-Event-ID, so the bridge replays the ledger rows missed meanwhile.
  */
-export function connectEvents(handlers, onStatus) {
-  const es = new EventSource('/events');
+export function connectEvents(handlers, onStatus, url = '/events') {
+  const es = new EventSource(url);
   es.onopen = () => onStatus('live');
   es.onerror = () => onStatus(es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
   for (const [name, fn] of Object.entries(handlers)) {

@@ -1,0 +1,50 @@
+/**
+ * Grid Ledger — the only node that writes the ledger. A thin shell: each operation (./actions)
+ * calls the engine's writer, replay, breaker or HITL code with the shared connection of the
+ * Grid Database credential; the law decides every write.
+ */
+import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import { OPERATIONS } from './actions';
+import { connection } from './actions/common';
+import { CRED } from '../shared/credentials';
+import { GRID_DB_TEST, gridDatabaseConnectionTest } from '../shared/credential-test';
+
+export class GridLedger implements INodeType {
+  description: INodeTypeDescription = {
+    displayName: 'Grid Ledger',
+    name: 'gridLedger',
+    icon: { light: 'file:grid.svg', dark: 'file:grid.dark.svg' },
+    group: ['transform'],
+    version: 1,
+    subtitle: '={{ $parameter["operation"] }}',
+    description: 'Apply proposals to the hash-chained ledger, read the world state, replay, verify and govern',
+    defaults: { name: 'Grid Ledger' },
+    usableAsTool: true,
+    inputs: [NodeConnectionTypes.Main],
+    outputs: [NodeConnectionTypes.Main],
+    credentials: [
+      { name: CRED.database, required: true, testedBy: GRID_DB_TEST },
+      { name: CRED.linear, required: true, displayOptions: { show: { operation: ['recordLinearDecision'] } } },
+    ],
+    properties: [
+      {
+        displayName: 'Operation',
+        name: 'operation',
+        type: 'options',
+        noDataExpression: true,
+        default: 'apply',
+        options: OPERATIONS.map((o) => o.option),
+      },
+      ...OPERATIONS.flatMap((o) => o.properties),
+    ],
+  };
+
+  methods = { credentialTest: { [GRID_DB_TEST]: gridDatabaseConnectionTest } };
+
+  async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+    const operation = this.getNodeParameter('operation', 0) as string;
+    const op = OPERATIONS.find((o) => o.option.value === operation);
+    if (!op) throw new Error(`GRID_UNKNOWN_OPERATION: ${operation}`);
+    return [await op.execute(this, connection(this))];
+  }
+}
