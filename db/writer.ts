@@ -173,7 +173,13 @@ export class LedgerWriter {
     const world = st.world;
     const policyVersion = world.policy.version;
     const breakerOpen = world.breaker.open;
+    const hint = this.policyHint;
     this.policyHint = world.policy;
+    if (hintWasStale(hint, world.policy, proposals)) {
+      // The actors to lock depended on a policy that has changed (another writer, or a fresh
+      // writer's default): retry with the real one rather than lock out of order.
+      throw Object.assign(new Error('policy hint was stale'), { code: '40001' });
+    }
     const decided = st.decided;
     const rows: Row[] = [];
     const rejections: RejectionRow[] = [];
@@ -185,7 +191,11 @@ export class LedgerWriter {
     for (const p of prepared) {
       const prior = p.proposalId ? decided.get(p.proposalId) : undefined;
       if (prior) {
-        if (prior.proposal_hash !== p.hash) {
+        if (prior.proposal_hash !== p.hash && p.malformed) {
+          // MALFORMED precedes ID_CONFLICT: recorded without the id, which belongs to another decision.
+          rejections.push({ p: { ...p, proposalId: null }, r: p.malformed, agent: null, kind: null });
+          results.push({ status: 'rejected', proposal_id: p.proposalId, duplicate: false, code: p.malformed.code, message: p.malformed.message, details: p.malformed.details, validator_version: vv });
+        } else if (prior.proposal_hash !== p.hash) {
           const r = reject('ID_CONFLICT', `proposal_id ${p.proposalId} was already decided for different content`, {
             conflicting_proposal_id: p.proposalId,
           });
@@ -280,13 +290,13 @@ export class LedgerWriter {
         d.map((x) => x[1]),
         d.map((x) => x[2].toString()),
         rejections.map((x) => x.p.proposalId),
-        rejections.map((x) => x.agent),
+        rejections.map((x) => (x.agent === null ? null : storableText(x.agent))),
         rejections.map((x) => x.kind),
         rejections.map((x) => recordableJson(x.p.raw)),
         rejections.map((x) => x.p.hash),
         rejections.map((x) => x.r.code),
-        rejections.map((x) => x.r.message),
-        rejections.map((x) => JSON.stringify(x.r.details ?? {})),
+        rejections.map((x) => storableText(x.r.message)),
+        rejections.map((x) => JSON.stringify(storableValue(x.r.details ?? {}))),
       ],
     );
     const a = typeof r.rows[0].a === 'string' ? JSON.parse(r.rows[0].a) : r.rows[0].a;
@@ -348,6 +358,35 @@ export class LedgerWriter {
   }
 }
 
+function hintWasStale(hint: Policy, actual: Policy, proposals: Proposal[]): boolean {
+  return proposals.some(
+    (p) =>
+      (p.kind === 'accrue_interest' && hint.interest.resource !== actual.interest.resource) ||
+      (p.kind === 'policy_set' && hint.carbon_tax.treasury !== actual.carbon_tax.treasury),
+  );
+}
+
+/**
+ * Untrusted text on its way into a rejection record: Postgres text/jsonb cannot hold U+0000, and
+ * unpaired surrogates are not Unicode. A record of a rejected input may be altered this way (the
+ * law refused it, and the proposal_hash is computed over the original); an accepted one never is.
+ */
+function storableText(text: string): string {
+  return text.replace(/\u0000/g, '\uFFFD').toWellFormed();
+}
+
+/** Deep copy of untrusted JSON with every string (and key) made storable. */
+function storableValue(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return storableText(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (v === null || typeof v !== 'object') return v;
+  if (depth > LIMITS.proposal.maxDepth) return '[too deep]';
+  if (Array.isArray(v)) return v.map((x) => storableValue(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[storableText(k)] = storableValue(x, depth + 1);
+  return out;
+}
+
 function prepare(raw: unknown): Prepared {
   let size = 0;
   try {
@@ -381,17 +420,17 @@ function extractId(raw: unknown): string | null {
   return typeof id === 'string' && UUID_RE.test(id) ? id.toLowerCase() : null;
 }
 
-/** Raw input as stored in rejected_proposals.proposal (always valid JSON). */
+/** Raw input as stored in rejected_proposals.proposal (always valid, storable JSON). */
 function recordableJson(raw: unknown): string {
   if (typeof raw === 'string') {
     try {
-      return JSON.stringify(JSON.parse(raw));
+      return JSON.stringify(storableValue(JSON.parse(raw)));
     } catch {
-      return JSON.stringify({ unparsed: raw.slice(0, 2048) });
+      return JSON.stringify({ unparsed: storableText(raw.slice(0, 2048)) });
     }
   }
   try {
-    return JSON.stringify(raw === undefined ? null : raw, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null';
+    return JSON.stringify(storableValue(raw === undefined ? null : raw)) ?? 'null';
   } catch {
     return JSON.stringify({ unserializable: true });
   }

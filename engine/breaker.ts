@@ -131,6 +131,9 @@ export async function rejectionWindow(db: Queryable, window: number): Promise<Re
 
 /** Check and, if a critical level is found and the breaker is closed, trip it through the writer. */
 export async function checkBreaker(db: Db, writer: LedgerWriter, opts: BreakerCheckOptions = {}): Promise<BreakerCheck> {
+  // Already open: there is nothing to trip, so do not pay for the scans.
+  const cur = (await db.query<{ open: boolean }>('SELECT open FROM breaker')).rows[0];
+  if (cur?.open) return { open: true, tripped: false, reasons: [], lowReserves: [], rejections: { window: 0, decisions: 0, rejected: 0, bps: 0, full: false } };
   const f = await findTripReasons(db, { verify: opts.verify });
   if (f.open || f.reasons.length === 0) return { ...f, tripped: false };
   const actor = opts.actor ?? (await systemActor(db));

@@ -89,17 +89,20 @@ export async function openLoop(opts: LoopOptions = {}): Promise<GridLoop> {
     const world = await readWorldState(db);
     const agentIds = world.actors.filter((a) => a.kind === 'agent').map((a) => a.id);
     const seed = opts.seed ?? DEFAULT_SEED;
-    const gemini = geminiOptions(opts, seed);
+    const head = (await db.query<{ last_id: string; last_at_ms: bigint }>('SELECT last_id::text AS last_id, last_at_ms FROM ledger_head')).rows[0];
+    // Proposers draw from (seed, epoch): a fresh grid (same genesis, same head) repeats exactly;
+    // a resumed grid never re-issues the proposal ids of an earlier run.
+    const streamSeed = `${seed}/${head.last_id}`;
+    const gemini = geminiOptions(opts, streamSeed);
     const useGemini = opts.proposer === 'gemini' || (opts.proposer === undefined && gemini !== undefined);
     const fallback: Record<string, AgentKind> = useGemini ? Object.fromEntries(agentIds.map((a) => [a, 'gemini' as AgentKind])) : (commons?.mix ?? {});
     const mix = resolveMix(opts.agents, agentIds, fallback);
-    const scripted: ScriptedOptions = { regrowthBps: commons?.regrowth_bps, ...opts.scripted, seed };
+    const scripted: ScriptedOptions = { regrowthBps: commons?.regrowth_bps, ...opts.scripted, seed: streamSeed };
     const proposers = new Map<AgentKind, Proposer>();
     const agents = [...mix].map(([id, kind]) => {
       if (!proposers.has(kind)) proposers.set(kind, proposerFor(kind, { scripted, gemini }));
       return { id, kind, proposer: proposers.get(kind)! };
     });
-    const head = (await db.query<{ last_id: string; last_at_ms: bigint }>('SELECT last_id::text AS last_id, last_at_ms FROM ledger_head')).rows[0];
     const clock = { now: 0 };
     const env: TickEnv = {
       db,

@@ -17,7 +17,7 @@ import { readWorldState, type WorldSnapshot } from './world-state';
 import { deterministicId } from './scenario';
 import { Prng, ProposerError, chargeFor, budgetOf, type Proposer, type ProposalAttempt, type AgentKind } from './agents';
 import { bindPrincipal } from './principal';
-import { checkBreaker, type BreakerCheck } from './breaker';
+import { checkBreaker } from './breaker';
 import { collapsedResources, regenerationProposals, type CommonsMetrics, type CommonsSettings } from './commons';
 
 export interface LoopAgent {
@@ -61,6 +61,8 @@ export interface TickReport {
   dropped: number;
   frozen: string[];
   proposerErrors: Record<string, number>;
+  /** The first few proposer errors of the tick, with their messages. */
+  errors: Array<{ agent: string; code: string; message: string }>;
   llm: { calls: number; tokens: number; charged: string };
   /** System proposals (charges, regrowth, interest) the law refused — should stay 0. */
   systemRejected: number;
@@ -80,6 +82,7 @@ export async function runTick(env: TickEnv, tick: number): Promise<TickReport> {
   const world = await readWorldState(env.db);
   env.metrics?.startPeriod(world);
   const rep = emptyReport(tick, period, now);
+  rep.breaker.open = world.breaker.open;
 
   // 1. Proposals. Order is a seeded shuffle per tick, so no agent is always first at the commons.
   const ctx = (agent: string) => ({ agent, world, tick, now, signal: env.signal });
@@ -92,6 +95,7 @@ export async function runTick(env: TickEnv, tick: number): Promise<TickReport> {
     } catch (e) {
       const code = e instanceof ProposerError ? e.code : 'PROPOSER_FAILED';
       rep.proposerErrors[code] = (rep.proposerErrors[code] ?? 0) + 1;
+      if (rep.errors.length < 10) rep.errors.push({ agent: a.id, code, message: String((e as Error)?.message ?? e).slice(0, 500) });
       return [] as ProposalAttempt[];
     }
   });
@@ -99,34 +103,52 @@ export async function runTick(env: TickEnv, tick: number): Promise<TickReport> {
   // 2. LLM charges first: the tokens were spent whatever the law says about the proposal.
   const charges = llmCharges(env, world, order, outputs, tick, rep);
 
-  // 3. Interleave the agents' attempts round-robin, bound to their principals.
+  // 3. Round-robin rounds (every agent's 1st attempt, then every 2nd, ...), bound to their
+  // principals. Each round is one batch and the breaker is checked after it: checked only after
+  // the whole tick, a greedy second round would empty the reserve before the breaker could act.
   const lists = outputs.map((o) => {
     rep.dropped += Math.max(0, o.length - LIMITS.agents.maxAttemptsPerTick);
     return o.slice(0, LIMITS.agents.maxAttemptsPerTick);
   });
-  const sent: Array<{ agent: string; attempt: ProposalAttempt; input: unknown }> = [];
+  const rounds: Array<Array<{ agent: string; attempt: ProposalAttempt; input: unknown }>> = [];
   for (let i = 0; lists.some((l) => i < l.length); i++) {
+    const round: (typeof rounds)[number] = [];
     lists.forEach((l, j) => {
       if (i >= l.length) return;
       const b = bindPrincipal(l[i].raw, order[j].id);
       if (b.claimed !== undefined) rep.impersonations++;
-      sent.push({ agent: order[j].id, attempt: l[i], input: b.input });
+      round.push({ agent: order[j].id, attempt: l[i], input: b.input });
     });
+    rounds.push(round);
   }
-  rep.attempts = sent.length;
-  const results = await env.writer.applyBatch([...charges, ...sent.map((s) => s.input)]);
-  countSystem(results.slice(0, charges.length), rep);
-  results.slice(charges.length).forEach((r, i) => {
-    const s = sent[i];
-    env.metrics?.attempt(s.input);
-    env.metrics?.result(r);
-    if (r.status === 'applied') rep.applied++;
-    else {
-      rep.rejected++;
-      rep.rejectedByCode[r.code] = (rep.rejectedByCode[r.code] ?? 0) + 1;
+  const breakerCheck = async (key: string, verify: boolean) => {
+    const br = await checkBreaker(env.db, env.writer, { actor: env.system, verify, idKey: `${env.scenarioName}:${env.epoch}:${tick}:${key}` });
+    rep.breaker.open = br.open;
+    if (br.tripped) {
+      rep.breaker.tripped = true;
+      rep.breaker.reasons.push(...br.reasons);
     }
-    rep.decisions.push({ agent: s.agent, label: s.attempt.label, expect: s.attempt.expect, input: s.input, result: r });
-  });
+  };
+  if (charges.length && rounds.length === 0) countSystem(await env.writer.applyBatch(charges), rep);
+  for (let i = 0; i < rounds.length; i++) {
+    const round = rounds[i];
+    const pre = i === 0 ? charges : [];
+    const results = await env.writer.applyBatch([...pre, ...round.map((s) => s.input)]);
+    countSystem(results.slice(0, pre.length), rep);
+    results.slice(pre.length).forEach((r, k) => {
+      const s = round[k];
+      env.metrics?.attempt(s.input);
+      env.metrics?.result(r);
+      rep.attempts++;
+      if (r.status === 'applied') rep.applied++;
+      else {
+        rep.rejected++;
+        rep.rejectedByCode[r.code] = (rep.rejectedByCode[r.code] ?? 0) + 1;
+      }
+      rep.decisions.push({ agent: s.agent, label: s.attempt.label, expect: s.attempt.expect, input: s.input, result: r });
+    });
+    if (env.breaker.enabled && !rep.breaker.open) await breakerCheck(`round${i}`, false);
+  }
 
   // 4. The commons after the harvest: alive or collapsed (collapsed reserves do not regrow).
   const after = await readWorldState(env.db);
@@ -134,14 +156,12 @@ export async function runTick(env: TickEnv, tick: number): Promise<TickReport> {
   env.metrics?.endPeriod(period, collapse);
   rep.collapsed = env.metrics ? env.metrics.isCollapsed : collapse.length > 0;
 
-  // 5. The breaker looks at the post-harvest levels, the rejection stream and (periodically) drift.
-  let br: BreakerCheck | null = null;
+  // 5. The end-of-tick breaker check: levels, the rejection stream, and (periodically) drift.
   if (env.breaker.enabled) {
     const verify = env.breaker.verifyEvery > 0 && period % env.breaker.verifyEvery === 0;
-    br = await checkBreaker(env.db, env.writer, { actor: env.system, verify, idKey: `${env.scenarioName}:${env.epoch}:${tick}` });
-    rep.breaker = { open: br.open, tripped: br.tripped, reasons: br.tripped ? br.reasons : [] };
+    if (!rep.breaker.open) await breakerCheck('end', verify);
   } else {
-    rep.breaker = { open: after.breaker.open, tripped: false, reasons: [] };
+    rep.breaker.open = after.breaker.open;
   }
 
   // 6. Regrowth and interest: system proposals, through the writer like everything else.
@@ -198,7 +218,7 @@ async function reserveLevels(db: Db): Promise<Record<string, Record<string, stri
 
 function emptyReport(tick: number, period: number, now: number): TickReport {
   return {
-    tick, period, now, attempts: 0, applied: 0, rejected: 0, rejectedByCode: {}, impersonations: 0, dropped: 0, frozen: [], proposerErrors: {},
+    tick, period, now, attempts: 0, applied: 0, rejected: 0, rejectedByCode: {}, impersonations: 0, dropped: 0, frozen: [], proposerErrors: {}, errors: [],
     llm: { calls: 0, tokens: 0, charged: '0' }, systemRejected: 0, collapsed: false, breaker: { open: false, tripped: false, reasons: [] }, regrowth: {}, reserves: {}, decisions: [],
   };
 }

@@ -58,7 +58,8 @@ export interface SuccessResponse<T = unknown> {
   result: T;
 }
 
-export type Response<T = unknown> = SuccessResponse<T> | ErrorResponse;
+/** Named ApiResponse (not Response) so it never shadows the fetch API type. */
+export type ApiResponse<T = unknown> = SuccessResponse<T> | ErrorResponse;
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);

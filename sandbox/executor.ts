@@ -75,8 +75,16 @@ function fnv1a(text: string): number {
 
 export class Executor {
   readonly limits: SandboxLimits;
+  /**
+   * Parsed interfaces by stored object: a host that hands out the same record skips
+   * re-validation. Records are treated as immutable (an artifact write yields a new record).
+   */
+  private readonly interfaces = new WeakMap<object, ReturnType<typeof parseInterface>>();
 
-  /** `limits` may only be given by tests and benches; production uses LIMITS.sandbox. */
+  /**
+   * `limits` may only be given by tests and benches; production uses LIMITS.sandbox.
+   * (moduleMemoryBytes is process-wide: module.ts always reads it from LIMITS.)
+   */
   constructor(
     private readonly host: HostApi,
     limits: Partial<SandboxLimits> = {},
@@ -93,7 +101,10 @@ export class Executor {
     return this.runTree(await loadQuickJS(), req);
   }
 
-  /** Synchronous variant for callers that awaited ready() (the engine loop, benchmarks). */
+  /**
+   * Synchronous variant for callers that awaited ready() (the engine loop, benchmarks). Throws
+   * if the module is not loaded — also after a poisoning, until ready() is awaited again.
+   */
   runSync(req: CallRequest): ExecutionOutcome {
     const mod = readyQuickJS();
     if (mod === null) throw new Error('Executor.runSync: await executor.ready() first (the QuickJS module is not loaded).');
@@ -102,12 +113,18 @@ export class Executor {
 
   private runTree(mod: QuickJSWASMModule, req: CallRequest): ExecutionOutcome {
     const started = performance.now();
+    // process.cpuUsage() is a getrusage() syscall (5–25 µs here under load): twice per tree only.
+    const cpu0 = process.cpuUsage();
+    const cpuMicros = () => {
+      const c = process.cpuUsage(cpu0);
+      return c.user + c.system;
+    };
     const wallMicros = () => Math.round((performance.now() - started) * 1000);
     const rejected = (error: ErrorResponse): ExecutionOutcome => ({
       ...error,
       effects: { payments: [], edges: [] },
       events: [],
-      metrics: { cpuMicros: 0, wallMicros: wallMicros(), peakMemoryBytes: 0, calls: 0 },
+      metrics: { cpuMicros: cpuMicros(), wallMicros: wallMicros(), peakMemoryBytes: 0, calls: 0 },
     });
     if (!isValidId(req.invoker)) return rejected(fail('INVALID_ARGS', 'The invoker must be an id (1–64 printable characters, no spaces).'));
     if (typeof req.artifactId !== 'string' || typeof req.method !== 'string') {
@@ -121,13 +138,7 @@ export class Executor {
     if (!Number.isFinite(now)) return rejected(fail('INVALID_ARGS', 'now must be a finite number of milliseconds.'));
     const deadlineMs = Math.min(this.limits.cpuDeadlineMs, budget ?? Infinity);
     const budgetBound = budget !== undefined && budget < this.limits.cpuDeadlineMs;
-    let argsText = '';
-    try {
-      argsText = JSON.stringify(req.args) ?? '';
-    } catch {
-      /* checkArgs reports non-JSON args */
-    }
-    const seed = req.seed ?? fnv1a(`${req.artifactId}\u0000${req.method}\u0000${argsText}\u0000${now}`);
+    const seed = req.seed ?? fnv1a(`${req.artifactId}\u0000${req.method}\u0000${req.invoker}\u0000${now}`);
     const tree = new CallTree(this.host, this.limits, started, deadlineMs, budgetBound, now, seed);
 
     const top = this.execCall(tree, mod, {
@@ -138,8 +149,7 @@ export class Executor {
       invoker: req.invoker,
       depth: 0,
     });
-    // The top-level call's event is recorded last and its CPU figure includes every nested call.
-    const m = { cpuMicros: tree.events.at(-1)?.cpuMicros ?? 0, wallMicros: wallMicros(), peakMemoryBytes: top.peak, calls: tree.calls };
+    const m = { cpuMicros: cpuMicros(), wallMicros: wallMicros(), peakMemoryBytes: top.peak, calls: tree.calls };
     if (!top.ok || tree.failure !== null) {
       const error = tree.failure ?? (top as { error: ErrorResponse }).error;
       return { ...error, effects: { payments: [], edges: [] }, events: tree.events, metrics: m };
@@ -157,7 +167,6 @@ export class Executor {
   private execCall(tree: CallTree, mod: QuickJSWASMModule, call: PendingCall): CallResult {
     const callId = tree.allocateCallId();
     tree.calls++;
-    const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     let r: CallResult;
     const info = { owner: null as string | null };
@@ -167,7 +176,6 @@ export class Executor {
       // Host code (loadArtifact, balance, genesis, …) threw: not the artifact's fault.
       r = { ok: false, error: fail('EXECUTION_ERROR', `The sandbox host failed: ${e instanceof Error ? e.message : String(e)}`, { reason: 'HOST_ERROR' }), peak: 0 };
     }
-    const cpu = process.cpuUsage(cpu0);
     tree.events.push({
       type: r.ok ? 'INVOKE_SUCCESS' : 'INVOKE_FAILURE',
       callId,
@@ -180,7 +188,6 @@ export class Executor {
       depth: call.depth,
       at: tree.now,
       ...(r.ok ? {} : { error_code: r.error.error_code, message: r.error.message }),
-      cpuMicros: cpu.user + cpu.system,
       wallMicros: Math.round((performance.now() - wall0) * 1000),
       peakMemoryBytes: r.peak,
     });
@@ -214,7 +221,7 @@ export class Executor {
     if (rec === null) return no(fail('NOT_FOUND', `Artifact ${call.artifactId} does not exist.`));
     if (isTombstone(rec)) return no(fail('DELETED', `Artifact ${call.artifactId} was deleted.`));
     info.owner = rec.owner;
-    const iface = parseInterface(rec.interface, L);
+    const iface = this.interfaceOf(rec.interface);
     if (!iface.ok) return no(iface.error);
     const tool = findTool(iface.value, call.method);
     if (!tool) {
@@ -305,6 +312,13 @@ export class Executor {
       if (err) return { ok: false, error: err, peak };
     }
     return { ok: true, json: vm.json, peak };
+  }
+
+  private interfaceOf(raw: unknown): ReturnType<typeof parseInterface> {
+    if (raw === null || typeof raw !== 'object') return parseInterface(raw, this.limits);
+    let parsed = this.interfaces.get(raw);
+    if (parsed === undefined) this.interfaces.set(raw, (parsed = parseInterface(raw, this.limits)));
+    return parsed;
   }
 
   /** Genesis artifacts (gap 15): same response shape, same journal, host implementation. */

@@ -35,7 +35,8 @@ const inputSchemaSchema = z.looseObject({
   additionalProperties: z.unknown().optional(),
 });
 
-const toolSchema = z.strictObject({
+/** Other MCP tool fields (title, outputSchema, annotations) are allowed and ignored. */
+const toolSchema = z.looseObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a JS identifier of at most 64 characters'),
   description: z.string().max(2000),
   inputSchema: inputSchemaSchema,

@@ -6,7 +6,7 @@
  * payments are collected in an in-memory journal and handed back on success so the ledger can
  * apply them atomically (a failed call tree leaves nothing behind).
  */
-import type { ErrorCode, ErrorResponse, Response } from './errors';
+import type { ApiResponse, ErrorCode, ErrorResponse } from './errors';
 
 /** One MCP-style tool: the method name, what it does, and a JSON Schema for its arguments. */
 export interface ToolSpec {
@@ -85,14 +85,14 @@ export interface InvokeEvent {
   at: number;
   error_code?: ErrorCode;
   message?: string;
-  cpuMicros: number;
+  /** Wall time of this call including what it invoked, µs (CPU is measured per tree, see CallMetrics). */
   wallMicros: number;
   peakMemoryBytes: number;
 }
 
-/** Resource use of a call (inclusive of everything it invoked). */
+/** Resource use of a top-level call, inclusive of everything it invoked: what the caller is charged. */
 export interface CallMetrics {
-  /** process.cpuUsage() delta (user + system), microseconds. */
+  /** process.cpuUsage() delta (user + system) across the whole tree, microseconds. */
   cpuMicros: number;
   /** performance.now() delta, microseconds. */
   wallMicros: number;
@@ -113,7 +113,7 @@ export interface Effects {
   edges: InvokeEdge[];
 }
 
-export type ExecutionOutcome = Response<unknown> & {
+export type ExecutionOutcome = ApiResponse<unknown> & {
   effects: Effects;
   /** Observations of every call that ran (also on failure; they move no value). */
   events: InvokeEvent[];

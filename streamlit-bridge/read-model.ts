@@ -85,23 +85,22 @@ export async function ledgerAfter(db: Queryable, after: bigint, limit: number): 
   return r.rows.map(ledgerRow);
 }
 
-/** Rejection/alert rows past `after`, plus specific ids still missing (see tail.ts, holes). */
-export async function rejectionsSince(db: Queryable, after: bigint, holes: bigint[], limit: number): Promise<RejectionRow[]> {
-  const r = await db.query(
-    `SELECT ${REJECTION_COLS} FROM rejection_feed WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id LIMIT $3`,
-    [after, holes.map(String), limit],
-  );
-  return r.rows.map(rejectionRow);
+/**
+ * Rows of a sequence-numbered feed past `after`, plus specific ids still missing (tail.ts holes).
+ * Two statements, not one `id > $1 OR id = ANY($2)`: Postgres cannot bound an index range scan by
+ * an OR, and that form was measured to walk the whole outbox index on every poll.
+ */
+async function since<T extends { id: string }>(db: Queryable, view: string, cols: string, after: bigint, holes: bigint[], limit: number, map: (r: any) => T): Promise<T[]> {
+  const next = (await db.query(`SELECT ${cols} FROM ${view} WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])).rows.map(map);
+  if (!holes.length) return next;
+  const late = (await db.query(`SELECT ${cols} FROM ${view} WHERE id = ANY($1::bigint[])`, [holes.map(String)])).rows.map(map);
+  return [...late.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)), ...next];
 }
 
-export async function alertsSince(db: Queryable, after: bigint, holes: bigint[], limit: number): Promise<AlertRow[]> {
-  const r = await db.query(`SELECT ${ALERT_COLS} FROM alert_feed WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id LIMIT $3`, [
-    after,
-    holes.map(String),
-    limit,
-  ]);
-  return r.rows.map(alertRow);
-}
+export const rejectionsSince = (db: Queryable, after: bigint, holes: bigint[], limit: number) =>
+  since(db, 'rejection_feed', REJECTION_COLS, after, holes, limit, rejectionRow);
+export const alertsSince = (db: Queryable, after: bigint, holes: bigint[], limit: number) =>
+  since(db, 'alert_feed', ALERT_COLS, after, holes, limit, alertRow);
 
 /** One keyset page of a feed view; fetches limit+1 rows to know whether more exist. */
 async function page<T>(db: Queryable, view: string, cols: string, p: PageQuery, map: (r: any) => T, where = '', params: unknown[] = []) {

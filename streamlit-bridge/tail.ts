@@ -30,8 +30,8 @@ export class HoleCursor {
   private readonly holes = new Map<bigint, number>();
   constructor(
     start: bigint,
-    private readonly ttlMs = LIMITS.bridge.holeTtlMs,
-    private readonly maxHoles = LIMITS.bridge.maxHoles,
+    private readonly ttlMs: number = LIMITS.bridge.holeTtlMs,
+    private readonly maxHoles: number = LIMITS.bridge.maxHoles,
   ) {
     this.last = start;
   }
@@ -133,18 +133,27 @@ export class FeedTail {
     this.timer.unref?.();
   }
 
-  /** One round over the three feeds; a full ledger page is followed at once (catch-up). */
+  /** One round over the three feeds; a full page is followed at once by the next (catch-up). */
   async pollOnce(): Promise<void> {
     try {
       for (;;) {
         const full = await this.pollLedger();
         if (!full || this.stopped) break;
       }
-      const now = this.now();
-      const rej = this.rejections.accept(await rejectionsSince(this.db, this.rejections.last, this.rejections.pending(now), this.batchRows), now);
-      if (rej.length) this.emit((l) => l.rejections?.(rej));
-      const al = this.alerts.accept(await alertsSince(this.db, this.alerts.last, this.alerts.pending(now), this.batchRows), now);
-      if (al.length) this.emit((l) => l.alerts?.(al));
+      for (;;) {
+        const now = this.now();
+        const page = await rejectionsSince(this.db, this.rejections.last, this.rejections.pending(now), this.batchRows);
+        const rej = this.rejections.accept(page, now);
+        if (rej.length) this.emit((l) => l.rejections?.(rej));
+        if (page.length < this.batchRows || this.stopped) break;
+      }
+      for (;;) {
+        const now = this.now();
+        const page = await alertsSince(this.db, this.alerts.last, this.alerts.pending(now), this.batchRows);
+        const al = this.alerts.accept(page, now);
+        if (al.length) this.emit((l) => l.alerts?.(al));
+        if (page.length < this.batchRows || this.stopped) break;
+      }
       this.lastError = null;
       this.polls++;
     } catch (e: any) {

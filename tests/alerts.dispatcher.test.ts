@@ -5,7 +5,7 @@ import { forEachBackend } from './support/backends';
 import { startLinearFake, type LinearFake } from './fakes/linear';
 import { LedgerWriter } from '../db/writer';
 import type { Db } from '../db/adapter';
-import { AlertDispatcher, ConsoleChannel, LinearChannel, type AlertChannel } from '../engine/alerts';
+import { AlertDispatcher, ConsoleChannel, LinearChannel, alertConfigFromEnv, channelsFromConfig, type AlertChannel } from '../engine/alerts';
 
 /** dave holds 500 credits: asking for 900 is an INSUFFICIENT_BALANCE rejection (and an outbox row). */
 const overdraw = (id = randomUUID()) => ({ kind: 'transfer', proposal_id: id, agent: 'dave', from: 'dave', to: 'alice', resource: 'credits', amount: 900, reasoning: 'try my luck' });
@@ -17,6 +17,22 @@ async function deliveries(db: Db, channel: string) {
   );
   return r.rows;
 }
+
+describe('alerts: channels from the environment', () => {
+  it('GIVEN no keys WHEN configured from env THEN the console only; GIVEN Linear and Discord keys THEN all three', () => {
+    assert.deepEqual(channelsFromConfig(alertConfigFromEnv({})).map((c) => c.name), ['console']);
+    const cfg = alertConfigFromEnv({
+      LINEAR_API_KEY: 'lin_api_x', LINEAR_API_URL: 'http://127.0.0.1:1/graphql', LINEAR_TEAM_ID: 'GRID', LINEAR_SKIP_CODES: 'CIRCUIT_OPEN, RATE_LIMITED',
+      DISCORD_WEBHOOK_ID: '123456789012345678', DISCORD_WEBHOOK_TOKEN: 'tok', DISCORD_API_URL: 'http://127.0.0.1:1/api',
+    });
+    assert.deepEqual(cfg.linear, { apiKey: 'lin_api_x', apiUrl: 'http://127.0.0.1:1/graphql', team: 'GRID', skipCodes: ['CIRCUIT_OPEN', 'RATE_LIMITED'] });
+    assert.deepEqual(channelsFromConfig(cfg).map((c) => c.name), ['console', 'linear', 'discord']);
+    const skip = channelsFromConfig(cfg)[1]!;
+    const alert = { topic: 'rejection', code: 'CIRCUIT_OPEN' } as any;
+    assert.equal(skip.accepts(alert), false);
+    assert.equal(skip.accepts({ ...alert, code: 'MALFORMED' }), true);
+  });
+});
 
 forEachBackend('alerts: outbox dispatcher', (b) => {
   let fake: LinearFake;
@@ -167,6 +183,19 @@ forEachBackend('alerts: outbox dispatcher', (b) => {
     assert.deepEqual(waits, [250, 500, 0]);
     assert.match(row.last_error, /^REMOTE_UNAVAILABLE: /);
     assert.equal(fake.issues.length, 0);
+  });
+
+  it('GIVEN the dispatcher loop is started WHEN a rejection is recorded THEN it is delivered without a manual round, and stop() ends the loop', async () => {
+    const db = await b.fresh({ init: true });
+    const d = new AlertDispatcher(db, { channels: [consoleCh()] }); // real clock: the loop polls
+    d.start(20);
+    await new LedgerWriter(db).apply(overdraw());
+    for (let i = 0; i < 200 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await d.stop();
+    assert.equal(lines.length, 1);
+    await new LedgerWriter(db).apply(overdraw());
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(lines.length, 1, 'stopped: nothing more is delivered');
   });
 
   it('GIVEN two dispatchers racing on the same outbox WHEN both run THEN every alert is delivered exactly once (SKIP LOCKED claims)', async () => {

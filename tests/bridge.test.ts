@@ -10,13 +10,17 @@ import { readWorldState } from '../engine/world-state';
 import { startBridge } from '../streamlit-bridge';
 import { LIMITS } from '../validator/limits';
 import { count } from './support/fixtures';
+import { LedgerWriter } from '../db/writer';
 
 const MUTATING = ['POST', 'PUT', 'PATCH', 'DELETE'];
 
 forEachBackend('bridge: read API', (b) => {
   describe('endpoints', () => {
-    let h: Harness;
-    afterEach(async () => h?.close());
+    let h: Harness | undefined;
+    afterEach(async () => {
+      await h?.close();
+      h = undefined;
+    });
 
     it('GIVEN a seeded grid WHEN /api, /api/health and the static files are read THEN they answer with the right types', async () => {
       h = await harness(b);
@@ -136,7 +140,6 @@ forEachBackend('bridge: read API', (b) => {
     it('GIVEN the breaker WHEN a human opens it THEN /api/breaker and the world say open, with who and why', async () => {
       h = await harness(b, { trades: 3 });
       assert.deepEqual((await h.get('/api/breaker')).body, { open: false, reason: 'genesis', set_by: null, entry_id: null, set_at: null });
-      const { LedgerWriter } = await import('../db/writer');
       const r = await new LedgerWriter(h.db).apply({ proposal_id: crypto.randomUUID(), kind: 'breaker_set', agent: 'council', open: true, reason: 'storm drill' });
       assert.equal(r.status, 'applied', JSON.stringify(r));
       const br = (await h.get('/api/breaker')).body;
@@ -150,8 +153,11 @@ forEachBackend('bridge: read API', (b) => {
   });
 
   describe('cannot write', () => {
-    let h: Harness;
-    afterEach(async () => h?.close());
+    let h: Harness | undefined;
+    afterEach(async () => {
+      await h?.close();
+      h = undefined;
+    });
 
     it('GIVEN every path WHEN POST, PUT, PATCH or DELETE is sent THEN 405 METHOD_NOT_ALLOWED and nothing changes', async () => {
       h = await harness(b, { trades: 3 });

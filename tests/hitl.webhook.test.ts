@@ -15,22 +15,27 @@ const SECRET = 'lin_wh_test_secret_0123456789';
 
 describe('hitl: webhook verification agrees with @linear/sdk/webhooks', () => {
   const issue = { id: 'i-1', identifier: 'GRID-1', title: 'Dispute: x', state: { name: 'Done', type: 'completed' } };
-  const cases: Array<[string, ReturnType<typeof buildLinearIssueWebhook>]> = [
-    ['valid', buildLinearIssueWebhook(issue, { secret: SECRET })],
-    ['forged', buildLinearIssueWebhook(issue, { secret: SECRET, forgeWithSecret: 'guess' })],
-    ['stale', buildLinearIssueWebhook(issue, { secret: SECRET, staleBySeconds: 61 })],
-    ['future', buildLinearIssueWebhook(issue, { secret: SECRET, staleBySeconds: -90 })],
-    ['garbage signature', buildLinearIssueWebhook(issue, { secret: SECRET, signatureOverride: 'zz' })],
+  // Built inside each test (not at load time): a timestamp must be fresh relative to the check.
+  type Built = ReturnType<typeof buildLinearIssueWebhook>;
+  const cases: Array<[string, () => Built]> = [
+    ['valid', () => buildLinearIssueWebhook(issue, { secret: SECRET })],
+    ['forged', () => buildLinearIssueWebhook(issue, { secret: SECRET, forgeWithSecret: 'guess' })],
+    ['stale', () => buildLinearIssueWebhook(issue, { secret: SECRET, staleBySeconds: 65 })],
+    ['future', () => buildLinearIssueWebhook(issue, { secret: SECRET, staleBySeconds: -90 })],
+    ['garbage signature', () => buildLinearIssueWebhook(issue, { secret: SECRET, signatureOverride: 'zz' })],
+    ['correctly signed but upper-case hex', () => {
+      const w = buildLinearIssueWebhook(issue, { secret: SECRET });
+      return { ...w, signature: w.signature.toUpperCase() };
+    }],
+    ['signature of another body', () => ({ ...buildLinearIssueWebhook(issue, { secret: SECRET }), signature: signLinearWebhook(JSON.stringify({}), SECRET) })],
   ];
-  const upper = buildLinearIssueWebhook(issue, { secret: SECRET });
-  cases.push(['correctly signed but upper-case hex', { ...upper, signature: upper.signature.toUpperCase() }]);
-  const other = buildLinearIssueWebhook(issue, { secret: SECRET });
-  cases.push(['signature of another body', { ...other, signature: signLinearWebhook(JSON.stringify({}), SECRET) }]);
-  for (const [name, w] of cases) {
+  for (const [name, build] of cases) {
     it(`GIVEN a ${name} webhook WHEN verified by ours and by the SDK THEN both accept or both reject`, async () => {
+      const w = build();
       const sdk = await verifyLinearWebhook(w.rawBody, w.signature, SECRET);
       const ours = verifyLinearSignature(Buffer.from(w.rawBody), w.signature, SECRET);
       assert.equal(ours.ok, sdk.ok, `ours ${JSON.stringify(ours).slice(0, 120)} vs sdk ${JSON.stringify(sdk).slice(0, 120)}`);
+      assert.equal(ours.ok, name === 'valid');
       if (name === 'stale' || name === 'future') assert.equal(!ours.ok && ours.code, 'WEBHOOK_STALE');
       if (name === 'forged') assert.equal(!ours.ok && ours.code, 'WEBHOOK_SIGNATURE_INVALID');
     });
@@ -133,6 +138,17 @@ forEachBackend('hitl: Linear webhooks record human decisions', (b) => {
     const a = (await db.query<any>(`SELECT actor, details FROM admin_audit WHERE action = 'hitl.dispute_dismissed'`)).rows;
     assert.equal(a.length, 1);
     assert.deepEqual([a[0].actor, a[0].details.alert.key, a[0].details.outcome.code, a[0].details.linear_actor.name], ['council', p.proposal_id, 'INSUFFICIENT_BALANCE', 'Grid Operator']);
+  });
+
+  it('GIVEN GRID_HUMAN_ACTOR names no human WHEN a valid decision arrives THEN 503 HITL_ACTOR_INVALID (Linear redelivers later) and nothing changes', async () => {
+    const { db, writer, dispatcher } = await setup();
+    await svc!.close();
+    svc = await startService({ db, writer, linearWebhookSecret: SECRET, humanActor: 'alice', log: () => {} });
+    const trip = await openBreaker(writer);
+    await dispatcher.runOnce();
+    const r = await postLinearWebhook(url(), moved(ticketFor(trip.proposal_id), 'Done'));
+    assert.deepEqual([r.status, JSON.parse(r.responseText).error.code], [503, 'HITL_ACTOR_INVALID']);
+    assert.equal((await breakerState(db)).open, true);
   });
 
   it('GIVEN events that are not decisions on grid tickets WHEN received THEN 200 ignored and nothing recorded', async () => {

@@ -54,6 +54,7 @@ const MINIMAL: Record<Exclude<RejectCode, 'ID_CONFLICT'>, Case> = {
   EXCEEDS_MAX_TRANSFER: { patch: { resources: { credits: { max_transfer: 10 } } }, input: () => tx('A', 'B', 11) },
   INSUFFICIENT_BALANCE: { input: () => tx('A', 'B', 101) },
   BELOW_MIN_BALANCE: { patch: { resources: { credits: { min_balance: 10 } } }, input: () => tx('A', 'B', 95) },
+  BALANCE_OVERFLOW: { setup: (w) => w.setBalance('B', 'credits', LIMITS.proposal.maxBalance), input: () => tx('A', 'B', 1) },
 };
 
 describe('law: every rejection code', () => {
@@ -183,6 +184,7 @@ const PAIRS: Pair[] = [
   { first: 'EXCEEDS_MAX_TRANSFER', second: 'INSUFFICIENT_BALANCE', both: { patch: MAX_10, input: () => tx('A', 'B', 1000) }, onlyFirst: { patch: MAX_10, input: () => tx('A', 'B', 11) }, onlySecond: { patch: { resources: { credits: { max_transfer: 10_000 } } }, input: () => tx('A', 'B', 1000) } },
   { first: 'EXCEEDS_MAX_TRANSFER', second: 'BELOW_MIN_BALANCE', both: { patch: { resources: { credits: { max_transfer: 50, min_balance: 60 } } }, input: () => tx('A', 'B', 51) }, onlyFirst: { patch: { resources: { credits: { max_transfer: 50 } } }, input: () => tx('A', 'B', 51) }, onlySecond: { patch: { resources: { credits: { min_balance: 60 } } }, input: () => tx('A', 'B', 51) } },
   { first: 'INSUFFICIENT_BALANCE', second: 'BELOW_MIN_BALANCE', both: { patch: MIN_10, input: () => tx('A', 'B', 150) }, onlyFirst: { input: () => tx('A', 'B', 150) }, onlySecond: { patch: MIN_10, input: () => tx('A', 'B', 95) } },
+  { first: 'BELOW_MIN_BALANCE', second: 'BALANCE_OVERFLOW', both: { patch: MIN_10, setup: (w) => w.setBalance('B', 'credits', LIMITS.proposal.maxBalance), input: () => tx('A', 'B', 95) }, onlyFirst: { patch: MIN_10, input: () => tx('A', 'B', 95) }, onlySecond: { setup: (w) => w.setBalance('B', 'credits', LIMITS.proposal.maxBalance), input: () => tx('A', 'B', 95) } },
 ];
 
 describe('law: precedence — a proposal breaking two rules reports the earlier one', () => {

@@ -45,6 +45,11 @@ describe('sandbox: nested invoke and the effects journal', () => {
   host.add('fan', `var methods = { go() { let t = 0; for (let i = 0; i < 1000; i++) t += invoke('sum', 'sum', { xs: [i] }); return t; } };`, ['go']);
   host.add('spin', `var methods = { go() { for (;;) {} } };`, ['go']);
   host.add('callsSpin', `var methods = { go() { pay('sink', 1); return invoke('spin', 'go', {}); } };`, ['go']);
+  // drainer can afford pricey's price when it calls it, but pricey calls back into drainer,
+  // which spends that credit; the price is re-checked against the journal when pricey succeeds.
+  host.add('drainer', `var methods = { go() { return invoke('pricey', 'go', {}); }, spend() { pay('sink', 1); return 'spent'; } };`, ['go', 'spend']);
+  host.add('pricey', `var methods = { go() { return invoke('drainer', 'spend', {}); } };`, ['go'], { owner: 'greedy-owner', price: 1n });
+  host.setBalance('drainer', 1n);
   for (const id of ['cycA', 'cycB', 'callsSpin']) host.setBalance(id, 50n);
   // A long deadline where the clock is not the subject (a cold JIT on a busy machine is slow).
   const ex = new Executor(host, { cpuDeadlineMs: 10_000 });
@@ -89,6 +94,12 @@ describe('sandbox: nested invoke and the effects journal', () => {
     const out = await ex.run({ artifactId: 'swallow0', method: 'go', invoker: 'alice' });
     assertFailed(out, 'EXECUTION_ERROR');
     assert.equal(!out.success && out.details?.artifact_id, 'swallow3');
+  });
+
+  it('GIVEN a callee that makes its invoker spend the credit reserved for the price WHEN it succeeds THEN INSUFFICIENT_FUNDS for the whole tree', async () => {
+    const out = await ex.run({ artifactId: 'drainer', method: 'go', invoker: 'alice' });
+    assertFailed(out, 'INSUFFICIENT_FUNDS');
+    assert.equal(!out.success && out.details?.payer, 'drainer');
   });
 
   it(`GIVEN a cycle A→B→A WHEN it recurses past depth ${LIMITS.sandbox.maxInvokeDepth} THEN DEPTH_EXCEEDED and no payment of any level`, async () => {

@@ -112,6 +112,13 @@ forEachBackend('service: HTTP API', (b) => {
     assert.equal(ok.status, 200, ok.text);
   });
 
+  it('GIVEN GRID_EXECUTE_KEY is set WHEN an agent proposal comes without it, with it, or with the admin key THEN 401, 200, 200', async () => {
+    const { svc } = await start({ executeKey: 'exec-key' });
+    assert.equal((await call(svc, 'POST', '/execute', transfer(1))).status, 401);
+    assert.equal((await call(svc, 'POST', '/execute', transfer(1), { authorization: 'Bearer exec-key' })).status, 200);
+    assert.equal((await call(svc, 'POST', '/execute', transfer(1), admin)).status, 200);
+  });
+
   it('GIVEN the admin API WHEN called without a key, with a wrong key, or on a server with no key THEN 401, 403, 403 ADMIN_DISABLED', async () => {
     const { svc } = await start();
     const body = { open: true, reason: 'drill' };
@@ -132,6 +139,18 @@ forEachBackend('service: HTTP API', (b) => {
     const big = JSON.stringify({ ...transfer(1), reasoning: 'x'.repeat(LIMITS.http.maxBodyBytes + 10) });
     const r = await call(svc, 'POST', '/execute', big);
     assert.deepEqual([r.status, r.body.error.code], [413, 'BODY_TOO_LARGE']);
+    // Chunked, with no Content-Length to refuse up front: counted as it streams.
+    const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(svc.url + '/execute', { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 10; i++) req.write('x'.repeat(LIMITS.http.maxBodyBytes / 8));
+      req.end();
+    });
+    assert.deepEqual([chunked.status, JSON.parse(chunked.text).error.code], [413, 'BODY_TOO_LARGE']);
     assert.equal((await call(svc, 'GET', '/health')).status, 200);
   });
 

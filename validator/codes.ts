@@ -30,6 +30,7 @@ export const REJECT_CODES = [
   'EXCEEDS_MAX_TRANSFER',
   'INSUFFICIENT_BALANCE',
   'BELOW_MIN_BALANCE',
+  'BALANCE_OVERFLOW',
 ] as const;
 
 export type RejectCode = (typeof REJECT_CODES)[number];
@@ -52,6 +53,7 @@ export const CODE_DESCRIPTIONS: Record<RejectCode, string> = {
   EXCEEDS_MAX_TRANSFER: 'The amount is above the per-transfer maximum set by policy.',
   INSUFFICIENT_BALANCE: 'The paying actor does not hold enough of the resource (tax included).',
   BELOW_MIN_BALANCE: 'The payment would leave the paying actor below the minimum balance set by policy.',
+  BALANCE_OVERFLOW: 'The credit would push a balance past the largest amount the ledger can hold.',
 };
 
 export function precedenceOf(code: RejectCode): number {

@@ -18,6 +18,10 @@ export const LIMITS = {
     maxReasoningLength: 2000,
     /** Largest absolute amount a proposal may name (fits comfortably in int8). */
     maxAmount: 10n ** 15n,
+    /** Largest balance any account may reach (int8 holds 9.2·10^18; this keeps headroom). */
+    maxBalance: 2n ** 62n,
+    /** Nesting depth of a proposal's JSON. */
+    maxDepth: 16,
     /** Legs one proposal may produce (interest accrual pays one leg per holder). */
     maxLegs: 10_000,
     /** Policy patch documents. */

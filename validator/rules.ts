@@ -48,6 +48,8 @@ export function parseProposal(input: unknown): { ok: true; proposal: Proposal } 
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return reject('MALFORMED', 'proposal must be a JSON object');
   }
+  const shape = shapeProblem(value, 0);
+  if (shape) return reject('MALFORMED', shape);
   // The seed's TradeJSON has no `kind`: a proposal without one is a transfer.
   const obj = value as Record<string, unknown>;
   const withKind = obj.kind === undefined ? { ...obj, kind: 'transfer' } : obj;
@@ -60,6 +62,29 @@ export function parseProposal(input: unknown): { ok: true; proposal: Proposal } 
     });
   }
   return { ok: true, proposal: r.data };
+}
+
+/**
+ * Structural problems zod would not report: nesting beyond LIMITS.proposal.maxDepth, and own
+ * keys named __proto__ (JSON.parse creates them; zod's record parser silently drops them, which
+ * would turn a hostile patch into an accepted no-op).
+ */
+function shapeProblem(v: unknown, depth: number): string | null {
+  if (v === null || typeof v !== 'object') return null;
+  if (depth >= LIMITS.proposal.maxDepth) return `proposal nests deeper than ${LIMITS.proposal.maxDepth} levels`;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const p = shapeProblem(x, depth + 1);
+      if (p) return p;
+    }
+    return null;
+  }
+  for (const k of Object.keys(v)) {
+    if (k === '__proto__') return 'the key __proto__ is not allowed';
+    const p = shapeProblem((v as Record<string, unknown>)[k], depth + 1);
+    if (p) return p;
+  }
+  return null;
 }
 
 /** Parse then decide. The one entry point for untrusted input. */
@@ -227,7 +252,12 @@ function decidePolicy(world: WorldView, p: Extract<Proposal, { kind: 'policy_set
   if (next.carbon_tax.mode === 'treasury' && world.actor(next.carbon_tax.treasury)?.kind !== 'treasury') {
     return reject('POLICY_INVALID', `carbon tax treasury ${next.carbon_tax.treasury} is not a registered treasury actor`);
   }
-  for (const id of [next.carbon_tax.resource, next.interest.resource, ...Object.keys(next.breaker.reserve_min)]) {
+  // Only what is in force must exist: the default policy names energy and credits with a zero
+  // rate, which must not stop a grid without those resources from ever changing its policy.
+  const named = [...Object.keys(next.breaker.reserve_min)];
+  if (next.carbon_tax.bps > 0 || p.patch.carbon_tax?.resource) named.push(next.carbon_tax.resource);
+  if (next.interest.bps_per_period > 0 || p.patch.interest?.resource) named.push(next.interest.resource);
+  for (const id of named) {
     if (!world.resource(id)) return reject('POLICY_INVALID', `policy names unknown resource ${id}`);
   }
   return {
@@ -342,6 +372,26 @@ function checkFunds(world: WorldView, effects: Effect[]): Rejection | null {
         actor: d.actor,
         resource: d.resource,
         min_balance: min.toString(),
+      });
+    }
+  }
+  // Credits may not push a balance past what the ledger can hold (int8). Balances the batch did
+  // not load (a treasury receiving tax) read as 0 here; LIMITS.proposal.maxBalance leaves them
+  // ample headroom.
+  const credits = new Map<string, { actor: string; resource: string; total: bigint }>();
+  for (const e of effects) {
+    if (e.to === null || e.amount === null || e.resource === null) continue;
+    const k = `${e.to}\u0000${e.resource}`;
+    const c = credits.get(k) ?? { actor: e.to, resource: e.resource, total: 0n };
+    c.total += e.amount;
+    credits.set(k, c);
+  }
+  for (const c of credits.values()) {
+    const after = world.balance(c.actor, c.resource) + c.total - (debits.get(`${c.actor}\u0000${c.resource}`)?.total ?? 0n);
+    if (after > LIMITS.proposal.maxBalance) {
+      return reject('BALANCE_OVERFLOW', `${c.actor} would hold ${after} ${c.resource}, above the ledger's limit of ${LIMITS.proposal.maxBalance}`, {
+        actor: c.actor,
+        resource: c.resource,
       });
     }
   }

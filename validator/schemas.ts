@@ -15,7 +15,19 @@ export const IdSchema = z
   .string()
   .min(1)
   .max(P.maxIdLength)
-  .regex(/^[A-Za-z0-9_.:@-]+$/, 'ids use letters, digits and _ . : @ - only');
+  .regex(/^[A-Za-z0-9_.:@-]+$/, 'ids use letters, digits and _ . : @ - only')
+  .refine((s) => s !== '__proto__' && s !== 'constructor' && s !== 'prototype', 'this id is reserved');
+
+/**
+ * Free text that the ledger can store exactly: Postgres text and jsonb cannot hold U+0000, and
+ * unpaired UTF-16 surrogates are not Unicode. Refused rather than altered, because the hash
+ * must cover exactly what the proposer sent.
+ */
+export const TextSchema = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\u0000') && s.isWellFormed(), 'text must not contain U+0000 or unpaired surrogates');
 
 export const ProposalIdSchema = z.string().regex(
   /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
@@ -35,7 +47,7 @@ export const AmountSchema = z
   .transform((v) => BigInt(v))
   .refine((v) => v <= P.maxAmount && v >= -P.maxAmount, { message: `amount must be within ±${P.maxAmount}` });
 
-const Reasoning = z.string().max(P.maxReasoningLength).optional();
+const Reasoning = TextSchema(P.maxReasoningLength).optional();
 
 const base = {
   proposal_id: ProposalIdSchema,
@@ -143,14 +155,17 @@ export const PolicyPatchSchema = z.strictObject({
 export const PolicySetSchema = z.strictObject({
   ...base,
   kind: z.literal('policy_set'),
-  patch: PolicyPatchSchema,
+  patch: PolicyPatchSchema.refine(
+    (p) => new TextEncoder().encode(JSON.stringify(p, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).length <= P.maxPolicyBytes,
+    `a policy patch may be at most ${P.maxPolicyBytes} bytes`,
+  ),
 });
 
 export const BreakerSetSchema = z.strictObject({
   ...base,
   kind: z.literal('breaker_set'),
   open: z.boolean(),
-  reason: z.string().min(1).max(P.maxReasoningLength),
+  reason: TextSchema(P.maxReasoningLength).pipe(z.string().min(1)),
 });
 
 export const ProposalSchema = z.discriminatedUnion('kind', [

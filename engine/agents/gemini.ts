@@ -96,7 +96,9 @@ export class GeminiProposer implements Proposer {
   }
 
   async propose(ctx: ProposeContext): Promise<ProposalAttempt[]> {
-    if (this.isFrozen(ctx)) return [];
+    // Frozen, or the breaker is open (every agent proposal would be CIRCUIT_OPEN): calling the
+    // model would only burn the agent's budget.
+    if (this.isFrozen(ctx) || ctx.world.breaker.open) return [];
     const t = this.totalsOf(ctx.agent);
     const rng = new Prng(this.o.seed, 'gemini', ctx.agent, ctx.tick);
     const proposalId = rng.uuid();

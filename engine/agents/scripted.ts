@@ -44,7 +44,8 @@ export function scriptedProposer(kind: ScriptedKind, options: ScriptedOptions): 
   if (!SCRIPTED_KINDS.includes(kind)) {
     throw new ProposerError('PROPOSER_CONFIG', `unknown scripted policy ${JSON.stringify(kind)}; use one of ${SCRIPTED_KINDS.join(', ')}`);
   }
-  const o: Resolved = { ...DEFAULTS, ...options };
+  // An explicit `undefined` (e.g. a scenario without a commons) must not override a default.
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Resolved;
   const policy = { cooperative, greedy, random, adversarial: adversarialPolicy }[kind];
   return {
     kind,

@@ -28,6 +28,7 @@ export async function harness(b: Backend, opts: Partial<BridgeOptions> & { trade
   const seed = await seedGrid(db, { trades: opts.trades ?? 30 });
   const reader = await openReader(b, db);
   const bridge = await startBridge({ db: reader, pollMs: 50, verifyMinIntervalMs: 0, ...opts });
+  let closing: Promise<void> | null = null;
   return {
     db, reader, bridge, seed,
     async get(path, init) {
@@ -41,9 +42,12 @@ export async function harness(b: Backend, opts: Partial<BridgeOptions> & { trade
       }
       return { status: res.status, headers: res.headers, body, text };
     },
-    async close() {
-      await bridge.close();
-      if (reader !== db) await reader.close();
+    close() {
+      closing ??= (async () => {
+        await bridge.close();
+        if (reader !== db) await reader.close();
+      })();
+      return closing;
     },
   };
 }

@@ -49,6 +49,7 @@ interface BreakerRow {
   reason: string;
   set_by: string | null;
   entry_id: bigint | null;
+  proposal_id: string | null;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -63,6 +64,17 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * not_waited: the item said not to wait. not_open: the breaker was never tripped. resumed: a human
+ * closed it (during the wait, or already before it began — e.g. right after this execution's
+ * trip). halted: still open when the wait ended (timeout or cancellation).
+ */
+function decide(wait: boolean, wasOpen: boolean, open: boolean, entryId: bigint | null): string {
+  if (!wait) return 'not_waited';
+  if (open) return 'halted';
+  return wasOpen || entryId !== null ? 'resumed' : 'not_open';
+}
+
 export const waitForBreakerReset: LedgerOperation = {
   option: {
     name: 'Wait for Breaker Reset',
@@ -71,6 +83,14 @@ export const waitForBreakerReset: LedgerOperation = {
     description: 'Hold the execution until the breaker is closed by a human, or give up after a timeout (stays halted)',
   },
   properties: forOperation('waitForBreakerReset', [
+    {
+      displayName: 'Wait',
+      name: 'waitIf',
+      type: 'boolean',
+      default: true,
+      description:
+        "Whether to wait at all for this item, e.g. <code>{{ $('Check Levels').item.json.tripped }}</code> to wait only after a trip made by this execution (not on every run while the breaker stays open)",
+    },
     { displayName: 'Timeout (Seconds)', name: 'timeoutSeconds', type: 'number', default: 300, typeOptions: { minValue: 0, maxValue: N.maxWaitSeconds } },
     {
       displayName: 'Poll Every (Seconds)',
@@ -88,20 +108,24 @@ export const waitForBreakerReset: LedgerOperation = {
       const { db } = await grid();
       const signal = ctx.getExecutionCancelSignal();
       const started = Date.now();
-      const read = async () => (await db.query<BreakerRow>('SELECT open, reason, set_by, entry_id FROM breaker')).rows[0];
+      const read = async () =>
+        (await db.query<BreakerRow>('SELECT b.open, b.reason, b.set_by, b.entry_id, l.proposal_id FROM breaker b LEFT JOIN ledger l ON l.id = b.entry_id')).rows[0];
+      const wait = ctx.getNodeParameter('waitIf', i, true) === true;
       let row = await read();
       const wasOpen = Boolean(row?.open);
-      while (row?.open && Date.now() - started < timeoutMs && !signal?.aborted) {
+      while (wait && row?.open && Date.now() - started < timeoutMs && !signal?.aborted) {
         await sleep(Math.min(pollMs, timeoutMs - (Date.now() - started)), signal);
         row = await read();
       }
       const open = Boolean(row?.open);
       return {
-        decision: !wasOpen ? 'not_open' : open ? 'halted' : 'resumed',
+        decision: decide(wait, wasOpen, open, row?.entry_id ?? null),
         open,
         reason: row?.reason ?? null,
         by: row?.set_by ?? null,
         entry_id: row?.entry_id ?? null,
+        // The entry that last set the breaker (the human's reset when resumed): its alert's key.
+        proposal_id: row?.proposal_id ?? null,
         waited_ms: Date.now() - started,
         cancelled: Boolean(signal?.aborted),
       };

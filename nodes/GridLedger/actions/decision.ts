@@ -56,7 +56,9 @@ export const recordLinearDecision: LedgerOperation = {
         const e = (res.body.error ?? {}) as { code?: string; message?: string };
         throw Object.assign(new Error(e.message ?? 'the decision could not be recorded'), { code: e.code ?? 'HITL_FAILED' });
       }
-      return { ok: res.status < 400, status: res.status, ...res.body };
+      const outcome = res.body.outcome as { proposal_id?: unknown } | undefined;
+      // alert_key: lets a Grid Alert after this node report (or send) the reset's breaker alert.
+      return { ok: res.status < 400, status: res.status, ...res.body, alert_key: typeof outcome?.proposal_id === 'string' ? outcome.proposal_id : null };
     });
   },
 };
