@@ -5,6 +5,7 @@ import { replayCommand } from './commands/replay';
 import { verifyCommand } from './commands/verify';
 import { statusCommand } from './commands/status';
 import { checkpointCommand } from './commands/checkpoint';
+import { serveCommand } from './commands/serve';
 
 export interface Command {
   name: string;
@@ -16,5 +17,5 @@ export interface Command {
 }
 
 export const COMMANDS: Record<string, Command> = Object.fromEntries(
-  [initCommand, replayCommand, verifyCommand, statusCommand, checkpointCommand].map((c) => [c.name, c]),
+  [initCommand, replayCommand, verifyCommand, statusCommand, checkpointCommand, serveCommand].map((c) => [c.name, c]),
 );

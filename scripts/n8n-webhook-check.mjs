@@ -167,6 +167,7 @@ result.ok =
   result.hitl.length === 1 &&
   outcome.action === 'breaker_reset';
 if (!result.ok) result.log = readFileSync(log, 'utf8').slice(-3000);
-rmSync(userFolder, { recursive: true, force: true });
+if (result.ok) rmSync(userFolder, { recursive: true, force: true });
+else result.userFolder = userFolder;
 process.stdout.write(JSON.stringify(result) + '\n');
 process.exit(result.ok ? 0 : 1);
