@@ -6,12 +6,13 @@
  *
  * Options (env): BENCH_SECONDS (per throughput point, default 8), BENCH_REPLAY_ROWS (default
  * 300000), BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_ONLY
- * (comma list of: postgres,pglite,pgbench,sandbox).
+ * (comma list of: postgres,pglite,pgbench,sandbox,multiwriter).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { benchBackend, pgbench, preparePgbench } from './ledger';
+import { benchMultiWriter } from './multiwriter';
 import { ensurePostgres } from '../tests/support/postgres';
 
 async function main() {
@@ -22,7 +23,7 @@ async function main() {
   const pgUrl = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const seconds = Number(process.env.BENCH_SECONDS ?? 8);
   const replayRows = Number(process.env.BENCH_REPLAY_ROWS ?? 300_000);
-  const only = new Set((process.env.BENCH_ONLY ?? 'pgbench,postgres,pglite,sandbox').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? 'pgbench,postgres,pglite,sandbox,multiwriter').split(','));
   const log = (l: string) => process.stderr.write(l + '\n');
   const report: Record<string, any> = {
     at: new Date().toISOString(),
@@ -40,6 +41,12 @@ async function main() {
     if (!only.has(kind)) continue;
     log(`${kind}…`);
     report[kind] = await benchBackend(kind, { pgUrl, seconds, replayRows, log });
+  }
+  if (only.has('multiwriter')) {
+    log('multiwriter (1, 2, 4 writer processes)…');
+    const mw = await benchMultiWriter({ pgUrl, seconds, log });
+    report.multiwriter = { rows: mw.rows, markdown: mw.markdown, loadAverageAtStart: mw.loadAverage };
+    log(mw.markdown);
   }
   if (report.pgbench && report.postgres) {
     report.ratios = {

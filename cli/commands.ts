@@ -6,6 +6,7 @@ import { verifyCommand } from './commands/verify';
 import { statusCommand } from './commands/status';
 import { checkpointCommand } from './commands/checkpoint';
 import { serveCommand } from './commands/serve';
+import { startCommand } from './commands/start';
 
 export interface Command {
   name: string;
@@ -17,5 +18,5 @@ export interface Command {
 }
 
 export const COMMANDS: Record<string, Command> = Object.fromEntries(
-  [initCommand, replayCommand, verifyCommand, statusCommand, checkpointCommand, serveCommand].map((c) => [c.name, c]),
+  [startCommand, initCommand, replayCommand, verifyCommand, statusCommand, checkpointCommand, serveCommand].map((c) => [c.name, c]),
 );

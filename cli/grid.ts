@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     const code = e?.code && typeof e.code === 'string' ? `[${e.code}] ` : '';
     process.stderr.write(`grid ${name}: ${code}${e?.message ?? e}\n`);
     if (process.env.GRID_DEBUG) process.stderr.write(String(e?.stack) + '\n');
-    return e?.code === 'SCENARIO_INVALID' ? 2 : 3;
+    return e?.code === 'SCENARIO_INVALID' || e?.code === 'USAGE' ? 2 : 3;
   }
 }
 

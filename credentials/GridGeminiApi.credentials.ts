@@ -6,7 +6,7 @@ export class GridGeminiApi implements ICredentialType {
 
   displayName = 'Grid Gemini API';
 
-  icon: Icon = { light: 'file:../icons/gemini.svg', dark: 'file:../icons/gemini.svg' };
+  icon: Icon = { light: 'file:../icons/gemini.svg', dark: 'file:../icons/gemini.dark.svg' };
 
   documentationUrl = 'https://ai.google.dev/gemini-api/docs/api-key';
 

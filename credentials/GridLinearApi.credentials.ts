@@ -9,7 +9,7 @@ export class GridLinearApi implements ICredentialType {
 
   displayName = 'Grid Linear API';
 
-  icon: Icon = { light: 'file:../icons/linear.svg', dark: 'file:../icons/linear.svg' };
+  icon: Icon = { light: 'file:../icons/linear.svg', dark: 'file:../icons/linear.dark.svg' };
 
   documentationUrl = 'https://linear.app/developers/graphql#personal-api-keys';
 

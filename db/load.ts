@@ -4,6 +4,8 @@
  */
 import { MemoryWorld, policyFromJson, DEFAULT_POLICY, type Proposal, type Policy, type ActorKind } from '../validator';
 import type { Queryable } from './adapter';
+import { artifactNeeds, loadArtifacts } from './artifacts';
+import { isArtifactProposal } from '../validator';
 
 export interface Decided {
   proposal_id: string;
@@ -51,6 +53,8 @@ export function needsOf(proposals: Proposal[]) {
         holders.add('*interest*');
         break;
       default:
+        // Artifact economy (migration 0006): payment parties of a run, buyer, escrow actor.
+        artifactNeeds(p, actors);
         break;
     }
   }
@@ -118,6 +122,8 @@ export async function loadState(
   }
   w.baseSince = since;
   for (const [a, c] of Object.entries(counts)) w.baseCounts.set(a, Number(c));
+  // Artifact economy (migration 0006): a second round trip, only for batches that need it.
+  if (proposals.some(isArtifactProposal)) await loadArtifacts(tx, proposals, w, since, rl.max_actions);
   const decided = new Map<string, Decided>();
   for (const d of s.decided as Decided[]) decided.set(d.proposal_id, d);
   w.now = now;

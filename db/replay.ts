@@ -56,7 +56,8 @@ export interface ReplayOptions {
 }
 
 const CREATES: ReadonlySet<EntryKind> = new Set(['mint', 'interest']);
-const DESTROYS: ReadonlySet<EntryKind> = new Set(['burn', 'tax']);
+// compute_charge: the CPU a sandbox run used, charged in the compute resource (validator/artifacts.ts).
+const DESTROYS: ReadonlySet<EntryKind> = new Set(['burn', 'tax', 'compute_charge']);
 
 export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayReport> {
   const t0 = performance.now();

@@ -34,6 +34,7 @@ import type { Db, Tx } from './adapter';
 import { entryBody, sha256Hex } from './hash';
 import { loadState, type Decided } from './load';
 import { GridError } from './errors';
+import { writeArtifactCache } from './artifacts';
 
 export interface EntrySummary {
   id: string;
@@ -350,6 +351,13 @@ export class LedgerWriter {
             r.proposal_id,
             JSON.stringify({ entry_id: r.id!.toString(), open: m.open, reason: m.reason, by: r.agent, executed_at: new Date(r.at!).toISOString(), validator_version: this.validatorVersion }),
           ]);
+          break;
+        case 'artifact_write':
+        case 'artifact_delete':
+        case 'escrow':
+        case 'invoke':
+          // Artifact economy caches: artifacts, artifact_listings, invocations (db/artifacts.ts, 0006).
+          await writeArtifactCache(tx, r);
           break;
         default:
           break;

@@ -59,8 +59,9 @@ export async function readPolicy(db: Queryable): Promise<Policy> {
 
 /** Read-only: what would trip the breaker now. */
 export async function findTripReasons(db: Db, opts: { verify?: boolean } = {}): Promise<BreakerFindings> {
-  const policy = await readPolicy(db);
-  const br = (await db.query<{ open: boolean }>('SELECT open FROM breaker')).rows[0];
+  const st = (await db.query<{ open: boolean; policy: unknown }>('SELECT b.open, (SELECT policy FROM policies ORDER BY version DESC LIMIT 1) AS policy FROM breaker b')).rows[0];
+  const policy = st?.policy ? policyFromJson(st.policy) : DEFAULT_POLICY;
+  const br = { open: Boolean(st?.open) };
   const reasons: string[] = [];
 
   const lowReserves: BreakerFindings['lowReserves'] = [];
@@ -99,7 +100,7 @@ export async function findTripReasons(db: Db, opts: { verify?: boolean } = {}): 
     }
     if (rep.chainOk && !rep.headMatches) reasons.push('verify: the chain head cache does not match the last ledger row');
   }
-  return { open: Boolean(br?.open), reasons, lowReserves, rejections, ...(verify ? { verify } : {}) };
+  return { open: br.open, reasons, lowReserves, rejections, ...(verify ? { verify } : {}) };
 }
 
 /**

@@ -120,7 +120,7 @@ export async function openLoop(opts: LoopOptions = {}): Promise<GridLoop> {
       breaker: { enabled: opts.breaker ?? true, verifyEvery: opts.verifyEvery ?? LIMITS.loop.defaultVerifyEveryTicks },
       signal: opts.signal,
     };
-    const sum = await Summarizer.start(env, scenario, intervalMs);
+    const sum = await Summarizer.start(env, scenario);
     let next = 0;
     let closed = false;
     return {

@@ -57,7 +57,7 @@ export class Summarizer {
     private readonly t0: number,
   ) {}
 
-  static async start(env: TickEnv, scenario: Scenario, _intervalMs: number): Promise<Summarizer> {
+  static async start(env: TickEnv, scenario: Scenario): Promise<Summarizer> {
     const r = await env.db.query<{ m: string }>('SELECT COALESCE(max(id), 0)::text AS m FROM outbox');
     return new Summarizer(env, scenario, BigInt(r.rows[0].m), performance.now());
   }

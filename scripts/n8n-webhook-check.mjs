@@ -134,6 +134,16 @@ const post = async (secret) => {
   return { status: r.status, body: await r.text() };
 };
 try {
+  // Published workflows are activated AFTER /healthz/readiness: until then the path is unknown
+  // (404). An unsigned probe is answered 401 by the trigger itself and starts nothing.
+  const activeBy = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).catch(() => undefined);
+    result.probe = { status: r?.status ?? 0, body: r ? (await r.text()).slice(0, 300) : '' };
+    if ((r && r.status !== 404) || Date.now() > activeBy || exited) break;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  lap('active');
   result.forged = await post('not-the-secret');
   result.valid = await post(SECRET);
 } finally {
@@ -159,9 +169,12 @@ lap('n8n');
 lap('check');
 const outcome = result.hitl[0]?.outcome ?? {};
 result.ok =
+  result.probe?.status === 401 &&
+  /WEBHOOK_SIGNATURE_MISSING/.test(result.probe.body) &&
   result.forged.status === 401 &&
   /WEBHOOK_SIGNATURE_INVALID/.test(result.forged.body) &&
   result.valid.status === 200 &&
+  /"ok":true/.test(result.valid.body) &&
   result.breaker?.open === false &&
   result.breaker?.set_by === 'council' &&
   result.hitl.length === 1 &&

@@ -11,6 +11,7 @@
 #   GRID_N8N_OUT=dist                  build to use (a private dist-* build is linked as dist/)
 #   GRID_N8N_BUILD=0                   skip `npm run build` (use the existing build)
 #   GRID_N8N_KEEP=1                    keep the temp directory (logs, report, data dir)
+#   GRID_N8N_ONLY=webhook              only the webhook check (debugging; the other checks then fail)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -71,10 +72,10 @@ const fs = require('fs');
 const [fakesFile, dbCred, out] = process.argv.slice(2);
 const f = JSON.parse(fs.readFileSync(fakesFile, 'utf8'));
 fs.writeFileSync(out, JSON.stringify([
-  { id: 'gridDbCred000001', name: 'Grid Database', type: 'gridDatabase', data: JSON.parse(dbCred) },
+  { id: 'gridDbCred000001', name: 'Grid Database', type: 'gridDatabaseApi', data: JSON.parse(dbCred) },
   { id: 'gridGeminiCred01', name: 'Grid Gemini', type: 'gridGeminiApi', data: { apiKey: f.gemini.apiKey, baseUrl: f.gemini.url, model: 'gemini-2.5-flash', apiVersion: 'v1beta' } },
   { id: 'gridLinearCred01', name: 'Grid Linear', type: 'gridLinearApi', data: { apiKey: f.linear.apiKey, apiUrl: f.linear.apiUrl, teamId: f.linear.team, webhookSecret: 'test-n8n-secret' } },
-  { id: 'gridDiscordCred1', name: 'Grid Discord', type: 'gridDiscordWebhook', data: { connection: 'idToken', webhookId: f.discord.id, webhookToken: f.discord.token, apiBase: f.discord.apiUrl } },
+  { id: 'gridDiscordCred1', name: 'Grid Discord', type: 'gridDiscordWebhookApi', data: { connection: 'idToken', webhookId: f.discord.id, webhookToken: f.discord.token, apiBase: f.discord.apiUrl } },
 ], null, 2));
 JS
 
@@ -90,8 +91,10 @@ fs.writeFileSync(dst, JSON.stringify(wf));
 JS
 T_SETUP=$(ms)
 RC=0
+if [[ "${GRID_N8N_ONLY:-}" == webhook ]]; then echo '{"ok":true,"workflows":[]}' >"$WORK/report.json"; else
 scripts/n8n-real.sh run "$PKG" workflows/trade-loop.json "$WORK/trade-loop-gemini.json" workflows/circuit-breaker.json workflows/rehydrate.json workflows/dispute-review.json \
   --credentials "$WORK/credentials.json" >"$WORK/report.json" || RC=$?
+fi
 T_RUN=$(ms)
 # The webhook path (Grid Linear Trigger) needs a running `n8n start`: see scripts/n8n-webhook-check.mjs.
 WRC=0

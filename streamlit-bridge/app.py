@@ -139,7 +139,7 @@ gini_credits = metrics["gini"].get("credits", {}).get("value")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Ledger head", f"#{health['head']['last_id']}")
 c2.metric("Proposals applied", totals["proposals"])
-c3.metric("Rejections", totals["rejections"], f"{100 * totals['rejections'] / decided:.1f} % of decisions" if decided else None, delta_color="off")
+c3.metric("Rejections", totals["rejections"], f"{100 * totals['rejections'] / decided:.1f} % of decisions" if decided else None, delta_color="off", delta_arrow="off")
 c4.metric("Gini · credits (agents)", f"{gini_credits:.3f}" if gini_credits is not None else "—")
 
 st.subheader("Balances")

@@ -76,6 +76,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const sse = new SseHub({ maxClients: Math.min(opts.maxSseClients ?? LIMITS.http.maxSseClients, LIMITS.http.maxSseClients) });
   metrics.setRegistry(await readActors(db));
 
+  let caughtUp = false;
   let registryRefresh: Promise<void> | null = null;
   let lastRegistryRefresh = 0;
   const refreshRegistry = () => {
@@ -97,7 +98,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         for (const r of rows) sse.ledger(BigInt(r.id), r);
       }
       if (rows.some((r) => r.kind === 'breaker_set')) void readBreaker(db).then((b) => sse.send('breaker', b), () => {});
-      verifier.maybeRun(BigInt(rows[rows.length - 1].id));
+      // Not during the initial catch-up: a replay would compete with it for the database.
+      if (caughtUp) verifier.maybeRun(BigInt(rows[rows.length - 1].id));
     },
     rejections(rows) {
       metrics.foldRejections(rows);
@@ -113,6 +115,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   verifier.onChange((s) => sse.send('verification', s));
 
   await tail.start();
+  caughtUp = true;
   const ctx: BridgeContext = { db, tail, metrics, verifier, sse, role, startedAt: Date.now(), cors: {} };
   void verifier.run().catch(() => {});
 

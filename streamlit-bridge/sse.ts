@@ -100,7 +100,7 @@ export class SseHub {
   ledger(id: bigint, data: unknown): void {
     const frame = `id: ${id}\nevent: ledger\ndata: ${JSON.stringify(data)}\n\n`;
     this.ring.push([id, frame]);
-    while (this.ring.length > this.replayRows) this.ring.shift();
+    if (this.ring.length > this.replayRows) this.ring.splice(0, this.ring.length - this.replayRows);
     this.writeAll(frame);
   }
 
@@ -109,8 +109,9 @@ export class SseHub {
    * reconnects, but clients get one `resync` and reload the latest page themselves.
    */
   ledgerBurst(rows: Array<{ id: bigint; data: unknown }>, info: Record<string, unknown>): void {
-    for (const r of rows) this.ring.push([r.id, `id: ${r.id}\nevent: ledger\ndata: ${JSON.stringify(r.data)}\n\n`]);
-    while (this.ring.length > this.replayRows) this.ring.shift();
+    // Only the newest replayRows can stay in the ring: frame just those (catch-up can be 10^5 rows).
+    for (const r of rows.slice(-this.replayRows)) this.ring.push([r.id, `id: ${r.id}\nevent: ledger\ndata: ${JSON.stringify(r.data)}\n\n`]);
+    if (this.ring.length > this.replayRows) this.ring.splice(0, this.ring.length - this.replayRows);
     const last = rows[rows.length - 1];
     this.writeAll(`${last ? `id: ${last.id}\n` : ''}event: resync\ndata: ${JSON.stringify(info)}\n\n`);
   }

@@ -27,9 +27,13 @@ interface StaticFile {
   etag: string;
 }
 
-/** The dashboard folder in the source tree (also when running from dist-*, a sibling of it). */
+/**
+ * The dashboard folder: next to this compiled file when the build copied it there (an installed
+ * package ships only dist/), else in the source tree (running from dist or dist-* in the repo).
+ */
 export function dashboardDir(): string {
-  return join(packageRoot(), 'streamlit-bridge', 'dashboard');
+  const beside = join(__dirname, 'dashboard');
+  return existsSync(join(beside, 'index.html')) ? beside : join(packageRoot(), 'streamlit-bridge', 'dashboard');
 }
 
 /** uPlot's dist folder, found through Node's resolution (works from any install layout). */

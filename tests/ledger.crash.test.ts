@@ -23,9 +23,13 @@ function runAndKill(args: string[], killAfterMs: number): Promise<Map<string, st
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        if (line === 'READY' && !timer) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
         const m = /^ACK (\S+) (applied|rejected)$/.exec(line);
-        if (m) acked.set(m[1], m[2]);
+        if (m) {
+          acked.set(m[1], m[2]);
+          // The clock starts at the first acknowledgement, so a slow start (PGlite on a busy
+          // machine) cannot turn the kill into one that lands before any write.
+          timer ??= setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        }
       }
     });
     child.stderr.on('data', (d) => (err += d));

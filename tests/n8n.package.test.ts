@@ -13,7 +13,7 @@ import { loadPackage, runWorkflow, type WorkflowJson } from './support/n8n-headl
 import { gridEnv, packageDir, PACKAGE, WORKFLOWS_DIR, type GridEnv } from './support/n8n-grid';
 
 const NODES = ['gridAlert', 'gridArtifact', 'gridLedger', 'gridLinearTrigger', 'gridProposer', 'gridTrigger', 'gridValidator'];
-const CREDENTIALS = ['gridDatabase', 'gridDiscordWebhook', 'gridGeminiApi', 'gridLinearApi'];
+const CREDENTIALS = ['gridDatabaseApi', 'gridDiscordWebhookApi', 'gridGeminiApi', 'gridLinearApi'];
 
 /** Manual Trigger → one node: the smallest workflow that runs a node headlessly. */
 function single(type: string, parameters: IDataObject, extra: Partial<INode> = {}): WorkflowJson {
@@ -35,11 +35,12 @@ describe('n8n package: what n8n loads', () => {
       for (const url of [urls.light, urls.dark]) assert.ok(existsSync(join(packageDir(), url.replace(`icons/${PACKAGE}/`, ''))), `${name} icon ${url} exists`);
     }
     for (const [name, { type }] of Object.entries(pkg.loader.credentialTypes)) {
-      const url = (type.iconUrl as { light: string }).light;
-      assert.ok(existsSync(join(packageDir(), url.replace(`icons/${PACKAGE}/`, ''))), `${name} icon exists`);
+      const urls = type.iconUrl as { light: string; dark: string };
+      assert.notEqual(urls.light, urls.dark, `${name}: light and dark icons differ (n8n's icon-validation rule)`);
+      for (const url of [urls.light, urls.dark]) assert.ok(existsSync(join(packageDir(), url.replace(`icons/${PACKAGE}/`, ''))), `${name} icon ${url} exists`);
     }
     const tools = Object.entries(pkg.loader.nodeTypes).filter(([, n]) => n.type.description.usableAsTool).map(([k]) => k).sort();
-    assert.deepEqual(tools, ['gridArtifact', 'gridLedger', 'gridProposer', 'gridValidator']);
+    assert.deepEqual(tools, ['gridAlert', 'gridArtifact', 'gridLedger', 'gridProposer', 'gridValidator']);
   });
 
   it('GIVEN the workflow files WHEN their nodes and credentials are checked against the package THEN every type, credential and connection resolves', async () => {
@@ -71,7 +72,7 @@ forEachBackend('n8n nodes beyond the shipped workflows', (b) => {
   beforeEach(async () => (env = await gridEnv(b)));
   afterEach(async () => env.close());
   const run = (wf: WorkflowJson) => runWorkflow({ packageDir: packageDir(), workflow: wf, credentials: env.credentials });
-  const db = { gridDatabase: { id: 'db', name: 'Grid Database' } };
+  const db = { gridDatabaseApi: { id: 'db', name: 'Grid Database' } };
 
   it('GIVEN an artifact summing numbers and one that never returns WHEN Grid Artifact runs them THEN the first answers 6 and the second TIMEOUT, both with nothing applied', async () => {
     const sum = await run(single('gridArtifact', {}));
@@ -111,8 +112,8 @@ forEachBackend('n8n nodes beyond the shipped workflows', (b) => {
 
   it('GIVEN the Grid Database credential WHEN n8n tests it THEN it connects and reports the ledger head; GIVEN an unreachable server THEN it reports the error', async () => {
     const test = (data: IDataObject) =>
-      gridDatabaseConnectionTest.call({} as ICredentialTestFunctions, { id: 'x', name: 'x', type: 'gridDatabase', data: data as ICredentialDataDecryptedObject });
-    const good = await test({ ...env.credentials.gridDatabase });
+      gridDatabaseConnectionTest.call({} as ICredentialTestFunctions, { id: 'x', name: 'x', type: 'gridDatabaseApi', data: data as ICredentialDataDecryptedObject });
+    const good = await test({ ...env.credentials.gridDatabaseApi });
     assert.equal(good.status, 'OK');
     assert.match(good.message, /ledger head \d+, 10 actors/);
     const bad = await test({ connectionString: 'postgres://nobody@127.0.0.1:1/none', schema: 'grid' });

@@ -11,7 +11,7 @@ function entry(kind: EntryKind, from: string | null, to: string | null, resource
   amount: bigint | null, at: number, proposal: string, leg = 0, metadata: Record<string, unknown> = {}): LedgerEntry {
   seq += 1n;
   return { id: seq, kind, from, to, resource, amount, executed_at: at, proposal_id: proposal, leg,
-    agent: 'x', validator_version: 'test', prev_hash: '0'.repeat(64), hash: '0'.repeat(64), metadata };
+    agent: 'x', validator_version: 'test', proposal_hash: '0'.repeat(64), prev_hash: '0'.repeat(64), hash: '0'.repeat(64), metadata };
 }
 const rej = (code: string, at: number): RejectionRecord => ({ proposal_id: `r${at}`, code, agent: 'alice', at });
 const close = (a: number | null, b: number) => assert.ok(a !== null && Math.abs(a - b) < 1e-12, `${a} ≉ ${b}`);

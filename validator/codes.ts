@@ -20,6 +20,13 @@ export const REJECT_CODES = [
   'OFFER_NOT_FOUND',
   'OFFER_NOT_OPEN',
   'OFFER_EXPIRED',
+  'ARTIFACT_NOT_FOUND',
+  'ARTIFACT_DELETED',
+  'ARTIFACT_ID_TAKEN',
+  'CONTENT_NOT_FOUND',
+  'LISTING_NOT_FOUND',
+  'LISTING_NOT_OPEN',
+  'STALE_RUN',
   // 3. Authority.
   'NOT_AUTHORIZED',
   // 4. Governance state.
@@ -31,6 +38,8 @@ export const REJECT_CODES = [
   'INSUFFICIENT_BALANCE',
   'BELOW_MIN_BALANCE',
   'BALANCE_OVERFLOW',
+  'QUOTA_EXCEEDED',
+  'JUDICIARY_FAILED',
 ] as const;
 
 export type RejectCode = (typeof REJECT_CODES)[number];
@@ -54,6 +63,15 @@ export const CODE_DESCRIPTIONS: Record<RejectCode, string> = {
   INSUFFICIENT_BALANCE: 'The paying actor does not hold enough of the resource (tax included).',
   BELOW_MIN_BALANCE: 'The payment would leave the paying actor below the minimum balance set by policy.',
   BALANCE_OVERFLOW: 'The credit would push a balance past the largest amount the ledger can hold.',
+  ARTIFACT_NOT_FOUND: 'No artifact with that id exists (or a test artifact named by a listing is data, not code).',
+  ARTIFACT_DELETED: 'The artifact was deleted; its tombstone keeps the id, which is never reused.',
+  ARTIFACT_ID_TAKEN: 'The artifact id is already the id of a registered actor.',
+  CONTENT_NOT_FOUND: 'No stored content has the sha256 the write names; store the content before proposing the write.',
+  LISTING_NOT_FOUND: 'No escrow listing with that id exists.',
+  LISTING_NOT_OPEN: 'The escrow listing was already sold or cancelled.',
+  STALE_RUN: 'The sandbox run this proposal records was made against an artifact revision, price or owner that has since changed; run it again.',
+  QUOTA_EXCEEDED: "The artifact would push its owner past the disk quota, or is larger than an artifact may be.",
+  JUDICIARY_FAILED: "The listing's test artifact did not pass against the delivered artifact (or no passing run was recorded), so escrow does not release it.",
 };
 
 export function precedenceOf(code: RejectCode): number {

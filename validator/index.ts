@@ -10,5 +10,7 @@ export * from './world';
 export * from './rules';
 export * from './canonical';
 export * from './types';
+export * from './artifacts';
+export * from './artifact-state';
 export { LIMITS } from './limits';
 export { LAW_VERSION, LAW_HASH, LAW_COMMIT } from './law-version';

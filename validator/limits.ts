@@ -159,6 +159,32 @@ export const LIMITS = {
     /** Disk quota per owner for artifact content, in bytes. */
     diskQuotaBytes: 1024 * 1024,
   },
+  artifacts: {
+    /** Content of a data artifact, UTF-8 bytes (code is bounded by sandbox.maxCodeBytes). */
+    maxDataBytes: 64 * 1024,
+    maxDescriptionChars: 500,
+    /** Actors on an artifact's access allow-list. */
+    maxAllowList: 32,
+    /** Measured CPU microseconds per unit of the `compute` resource charged for a run (1 unit = 1 ms, rounded up). */
+    computeUnitMicros: 1_000,
+    /**
+     * The sandbox host API is synchronous, the database is not: a run that needs data the host
+     * has not loaded yet (an artifact it invokes, a balance, a genesis query) stops, the data is
+     * loaded, and the run starts again. At most this many rounds per invoke.
+     */
+    maxFetchRounds: 16,
+    /** An invoke whose run went stale before it was recorded (price, owner or code changed) is re-run at most this often. */
+    maxStaleRetries: 2,
+    /** Page sizes of genesis:store / genesis:event_log / genesis:escrow. */
+    defaultPageSize: 50,
+    maxPageSize: 200,
+    /** genesis:store.search query text. */
+    maxQueryChars: 200,
+    /** Artifact contents (immutable, by hash) kept in memory per process, bytes. */
+    contentCacheBytes: 16 * 1024 * 1024,
+    /** Stored content referenced by no artifact is pruned after this long (a write that was rejected). */
+    orphanBlobTtlMs: 60 * 60 * 1000,
+  },
   telemetry: {
     /** Metrics bucket width: default one minute, allowed 1 s .. 24 h. */
     defaultBucketMs: 60_000,

@@ -11,6 +11,8 @@ import { ProposalSchema, type Proposal, PolicyPatchSchema } from './schemas';
 import type { ActorKind, Effect } from './types';
 import type { WorldView } from './world';
 import { LIMITS } from './limits';
+// Artifact economy kinds: their rules live in artifacts.ts; decide() dispatches at each step.
+import { ARTIFACT_MAY_PROPOSE, isArtifactProposal, artifactStatic, artifactActors, artifactRegistry, authorizeArtifact, decideArtifact } from './artifacts';
 
 export interface Accepted {
   ok: true;
@@ -30,6 +32,7 @@ const MAY_PROPOSE: Record<Proposal['kind'], readonly ActorKind[]> = {
   accrue_interest: ['system'],
   policy_set: ['human'],
   breaker_set: ['human', 'governor', 'system'],
+  ...ARTIFACT_MAY_PROPOSE,
 };
 
 /** Parse untrusted input. Anything that is not a well-formed proposal is MALFORMED. */
@@ -97,7 +100,7 @@ export function validate(world: WorldView, input: unknown): Decision & { proposa
 /** Decide a parsed proposal. */
 export function decide(world: WorldView, p: Proposal): Decision {
   // 1. The proposal itself.
-  const s = staticChecks(p);
+  const s = staticChecks(p) ?? artifactStatic(p);
   if (s) return s;
   // 2. The registry.
   const agent = world.actor(p.agent);
@@ -116,6 +119,8 @@ export function decide(world: WorldView, p: Proposal): Decision {
       return reject('OFFER_EXPIRED', `offer ${p.offer_id} expired at ${new Date(o.expires_at).toISOString()}`);
     }
   }
+  const ar = artifactRegistry(world, p);
+  if (ar) return ar;
   // 3. Authority.
   const auth = authorize(world, p, agent.kind);
   if (auth) return auth;
@@ -136,6 +141,7 @@ export function decide(world: WorldView, p: Proposal): Decision {
     }
   }
   if (p.kind === 'policy_set') return decidePolicy(world, p);
+  if (isArtifactProposal(p)) return decideArtifact(world, p, agent.kind);
   // 5. Economics.
   const effects = effectsOf(world, p);
   if (agent.kind === 'agent' || agent.kind === 'human') {
@@ -191,7 +197,7 @@ function namedActors(p: Proposal): string[] {
     case 'offer':
       return p.counterparty ? [p.counterparty] : [];
     default:
-      return [];
+      return artifactActors(p);
   }
 }
 
@@ -243,7 +249,7 @@ function authorize(world: WorldView, p: Proposal, kind: ActorKind): Rejection | 
       if (!p.open && kind !== 'human') return reject('NOT_AUTHORIZED', 'only a human may reset the circuit breaker');
       return null;
     default:
-      return null;
+      return authorizeArtifact(world, p, kind);
   }
 }
 
@@ -343,6 +349,8 @@ function effectsOf(world: WorldView, p: Proposal): Effect[] {
       return [{ kind: 'breaker_set', from: null, to: null, resource: null, amount: null, metadata: { open: p.open, reason: p.reason } }];
     case 'policy_set':
       throw new Error('unreachable: policy_set is decided by decidePolicy');
+    default:
+      throw new Error(`unreachable: ${p.kind} is decided by decideArtifact (artifacts.ts)`);
   }
 }
 

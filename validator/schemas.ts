@@ -168,6 +168,148 @@ export const BreakerSetSchema = z.strictObject({
   reason: TextSchema(P.maxReasoningLength).pipe(z.string().min(1)),
 });
 
+// Artifact economy (rules in artifacts.ts). Content is stored content-addressed (artifact_blobs,
+// migration 0006) and named here by its sha256: a proposal stays within LIMITS.proposal.maxBytes
+// whatever the size of the code, and the ledger's hash chain still pins the exact content.
+const S = LIMITS.sandbox;
+const AL = LIMITS.artifacts;
+const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
+export const MethodNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a method is a JS identifier of at most 64 characters');
+const ErrorCodeText = z.string().max(64).regex(/^[A-Z]+(_[A-Z]+)*$/, 'an UPPER_SNAKE error code');
+const jsonBytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))).length;
+
+export const ArtifactIdSchema = IdSchema.refine((s) => !s.startsWith('genesis:'), 'ids starting with genesis: belong to system artifacts');
+
+// The JSON Schema subset the sandbox checks arguments against (sandbox/interface.ts), repeated
+// here so that the law never accepts an interface the sandbox would refuse at call time.
+const JSON_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'] as const;
+const InputSchemaSchema = z.looseObject({
+  type: z.literal('object').optional(),
+  properties: z
+    .record(z.string(), z.looseObject({ type: z.union([z.enum(JSON_TYPES), z.array(z.enum(JSON_TYPES)).min(1)]).optional(), enum: z.array(z.unknown()).optional() }))
+    .optional(),
+  required: z.array(z.string()).optional(),
+  additionalProperties: z.unknown().optional(),
+});
+
+/** MCP-style interface (gap 14): the sandbox checks calls against it (sandbox/interface.ts). */
+export const ArtifactInterfaceSchema = z
+  .strictObject({
+    tools: z
+      .array(
+        z.looseObject({
+          name: MethodNameSchema,
+          description: TextSchema(2000),
+          inputSchema: InputSchemaSchema,
+        }),
+      )
+      .min(1)
+      .max(S.maxInterfaceTools),
+  })
+  .refine((i) => new Set(i.tools.map((t) => t.name)).size === i.tools.length, 'tool names must be unique')
+  .refine((i) => jsonBytes(i) <= S.maxInterfaceBytes, `an interface may be at most ${S.maxInterfaceBytes} bytes`);
+
+export const AccessSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('public') }),
+  z.strictObject({ mode: z.literal('private') }),
+  z.strictObject({ mode: z.literal('allow'), allow: z.array(IdSchema).min(1).max(AL.maxAllowList) }),
+]);
+
+export const ArtifactWriteSchema = z
+  .strictObject({
+    ...base,
+    kind: z.literal('artifact_write'),
+    artifact_id: ArtifactIdSchema,
+    artifact_kind: z.enum(['data', 'code']),
+    content_hash: Hex64,
+    interface: ArtifactInterfaceSchema.optional(),
+    invoke_price: NonNegAmount.optional(),
+    access: AccessSchema.optional(),
+    description: TextSchema(AL.maxDescriptionChars).optional(),
+  })
+  .refine((p) => p.artifact_kind !== 'code' || p.interface !== undefined, { message: 'a code artifact needs an MCP-style interface', path: ['interface'] });
+
+export const ArtifactDeleteSchema = z.strictObject({ ...base, kind: z.literal('artifact_delete'), artifact_id: ArtifactIdSchema });
+
+const CallId = z.number().int().min(1).max(S.maxCallsPerTree + 1);
+/** [call_id, parent_call_id, target, method, revision run (null: genesis or not loaded), error_code (null: succeeded)] */
+const CallTuple = z.tuple([CallId, CallId.nullable(), IdSchema, MethodNameSchema, z.number().int().min(1).nullable(), ErrorCodeText.nullable()]);
+/** [call_id, kind, from, to, resource, amount]: one journaled payment of the executor. */
+const PaymentTuple = z.tuple([CallId, z.enum(['pay', 'price', 'genesis']), IdSchema, IdSchema, IdSchema, AmountSchema]);
+const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A sandbox run, recorded by the engine (only a `system` proposer may propose it: the journal is
+ * the executor's, which the law cannot re-run). Success applies every payment, the invoke prices
+ * and the compute charge as legs of one proposal; failure is a record with no movement.
+ */
+export const InvokeSchema = z
+  .strictObject({
+    ...base,
+    kind: z.literal('invoke'),
+    invoker: IdSchema,
+    artifact_id: IdSchema,
+    method: MethodNameSchema,
+    outcome: z.enum(['success', 'failure']),
+    error_code: ErrorCodeText.optional(),
+    calls: z.array(CallTuple).min(1).max(S.maxCallsPerTree + 1),
+    payments: z.array(PaymentTuple).max(S.maxPaymentsPerTree),
+    compute: NonNegAmount,
+    metrics: z.strictObject({ cpu_micros: Count, wall_micros: Count, peak_memory_bytes: Count }),
+  })
+  .superRefine((p, ctx) => {
+    const bad = (message: string, path: Array<string | number>) => ctx.addIssue({ code: 'custom', message, path });
+    const [root] = p.calls;
+    if (root[1] !== null || root[2] !== p.artifact_id || root[3] !== p.method) bad('calls[0] must be the top-level call of artifact_id.method', ['calls', 0]);
+    const seen = new Set<number>();
+    p.calls.forEach((c, i) => {
+      if (seen.has(c[0])) bad('call ids must be unique', ['calls', i]);
+      if (i > 0 && (c[1] === null || !seen.has(c[1]))) bad('a nested call must name an earlier call as its parent', ['calls', i]);
+      seen.add(c[0]);
+    });
+    p.payments.forEach((x, i) => seen.has(x[0]) || bad('a payment must name a call of this run', ['payments', i]));
+    if (p.outcome === 'success' && (p.error_code !== undefined || p.calls.some((c) => c[5] !== null))) bad('a successful run has no error codes', ['error_code']);
+    if (p.outcome === 'failure' && (p.error_code === undefined || p.payments.length > 0 || p.compute !== 0n)) {
+      bad('a failed run records its error_code and moves nothing (no payments, no compute)', ['outcome']);
+    }
+  });
+
+/** One atomic proposal: the artifact goes to the escrow actor and the listing opens (no front-running window). */
+export const EscrowDepositSchema = z.strictObject({
+  ...base,
+  kind: z.literal('escrow_deposit'),
+  artifact_id: ArtifactIdSchema,
+  escrow: IdSchema,
+  price: AmountSchema,
+  /** Judiciary: a code artifact whose `test_method({ artifact_id })` must pass before release. */
+  test_artifact: ArtifactIdSchema.optional(),
+  test_method: MethodNameSchema.optional(),
+});
+
+/** The recorded judiciary run (engine/artifacts/judiciary.ts), reproducible from now + seed. */
+export const JudiciarySchema = z.strictObject({
+  test_artifact: IdSchema,
+  test_rev: z.number().int().min(1),
+  subject_rev: z.number().int().min(1),
+  passed: z.boolean(),
+  error_code: ErrorCodeText.optional(),
+  result_digest: Hex64,
+  now: z.number().int().nonnegative(),
+  seed: z.number().int().min(0).max(0xffffffff),
+  cpu_micros: Count,
+});
+
+export const EscrowPurchaseSchema = z.strictObject({
+  ...base,
+  kind: z.literal('escrow_purchase'),
+  listing_id: ProposalIdSchema,
+  /** Required when the engine (system) proposes on the buyer's behalf; else the proposer buys. */
+  buyer: IdSchema.optional(),
+  judiciary: JudiciarySchema.optional(),
+});
+
+export const EscrowCancelSchema = z.strictObject({ ...base, kind: z.literal('escrow_cancel'), listing_id: ProposalIdSchema });
+
 export const ProposalSchema = z.discriminatedUnion('kind', [
   TransferSchema,
   HarvestSchema,
@@ -179,6 +321,12 @@ export const ProposalSchema = z.discriminatedUnion('kind', [
   AccrueInterestSchema,
   PolicySetSchema,
   BreakerSetSchema,
+  ArtifactWriteSchema,
+  ArtifactDeleteSchema,
+  InvokeSchema,
+  EscrowDepositSchema,
+  EscrowPurchaseSchema,
+  EscrowCancelSchema,
 ]);
 
 export type Proposal = z.output<typeof ProposalSchema>;

@@ -10,6 +10,7 @@
 import type { Actor, Effect, Resource } from './types';
 import { applyPolicyPatch, DEFAULT_POLICY, type Policy } from './policy';
 import { PolicyPatchSchema } from './schemas';
+import { ArtifactBook, type ArtifactState, type ListingState } from './artifact-state';
 
 export interface OfferState {
   offer_id: string;
@@ -42,6 +43,13 @@ export interface WorldView {
   offer(id: string): OfferState | undefined;
   /** Applied proposals by `agent` with decision time > sinceMs. */
   actionsSince(agent: string, sinceMs: number): number;
+  // Artifact state (validator/artifact-state.ts); the loader fills what a batch names.
+  artifact(id: string): ArtifactState | undefined;
+  listing(id: string): ListingState | undefined;
+  /** Byte size of stored content with this sha256, if it is stored. */
+  blob(hash: string): number | undefined;
+  /** Bytes of live artifacts owned by `owner`. */
+  diskUsed(owner: string): number;
 }
 
 const key = (actor: string, resource: string) => `${actor}\u0000${resource}`;
@@ -62,7 +70,21 @@ export class MemoryWorld implements WorldView {
   baseSince = -Infinity;
   readonly baseCounts = new Map<string, number>();
   readonly recent = new Map<string, number[]>();
+  /** Artifacts, escrow listings, content sizes, disk use (validator/artifact-state.ts). */
+  readonly book = new ArtifactBook();
 
+  artifact(id: string) {
+    return this.book.artifacts.get(id);
+  }
+  listing(id: string) {
+    return this.book.listings.get(id);
+  }
+  blob(hash: string) {
+    return this.book.blobs.get(hash);
+  }
+  diskUsed(owner: string) {
+    return this.book.diskUsed(owner);
+  }
   actor(id: string) {
     return this.actors.get(id);
   }
@@ -149,6 +171,16 @@ export class MemoryWorld implements WorldView {
       case 'breaker_set':
         this.breaker = { open: Boolean(m.open), reason: String(m.reason), by: ctx.agent };
         break;
+      case 'artifact_write':
+      case 'artifact_delete':
+      case 'invoke':
+      case 'escrow': {
+        // A trusted proposer acting for a principal (an invoke run by the engine) counts as an
+        // action of that principal for the rate limit.
+        const principal = this.book.apply(e, ctx);
+        if (principal !== null) this.recordAction(principal, this.now);
+        break;
+      }
       default:
         break;
     }

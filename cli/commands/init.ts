@@ -5,7 +5,7 @@ import { loadScenarioFile } from '../../engine/scenario';
 import { initGrid } from '../../engine/init';
 import { packageRoot } from '../../db/migrate';
 
-export const defaultScenarioPath = () => join(packageRoot(), 'scenarios', 'default.json');
+export const defaultScenarioPath = () => join(packageRoot(), 'scenarios', 'commons.json');
 
 export const initCommand: Command = {
   name: 'init',
@@ -15,7 +15,7 @@ export const initCommand: Command = {
     'balances (mints by the system actor) and opening policy (signed by the founder) as genesis proposals\n' +
     'through the ledger writer. Safe to run twice: genesis proposals have fixed ids.',
   options: { scenario: { type: 'string', short: 's' } },
-  optionHelp: { scenario: 'scenario JSON file (default: scenarios/default.json)' },
+  optionHelp: { scenario: 'scenario JSON file (default: scenarios/commons.json, the grid `grid start` runs)' },
   async run(v) {
     const cfg = configFromEnv();
     const scenario = loadScenarioFile(v.scenario ?? defaultScenarioPath());

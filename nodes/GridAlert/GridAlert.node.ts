@@ -19,7 +19,8 @@ import {
   type INodeType,
   type INodeTypeDescription,
 } from 'n8n-workflow';
-import { AlertDispatcher, DiscordChannel, LinearChannel, type AlertChannel, type Severity } from '../../engine/alerts';
+import { AlertDispatcher, DiscordChannel, LinearChannel, type AlertChannel, type RoundReport, type Severity } from '../../engine/alerts';
+import type { Db } from '../../db/adapter';
 import { LIMITS } from '../../validator/limits';
 import { CRED, databaseSettings, discordSettings, linearSettings } from '../shared/credentials';
 import { GRID_DB_TEST, gridDatabaseConnectionTest } from '../shared/credential-test';
@@ -51,8 +52,10 @@ export class GridAlert implements INodeType {
     icon: { light: 'file:grid.svg', dark: 'file:grid.dark.svg' },
     group: ['output'],
     version: 1,
+    subtitle: '={{ $parameter["channels"].join(" + ") }}',
     description: 'Open Linear dispute tickets and post Discord alerts for rejections and breaker events',
     defaults: { name: 'Grid Alert' },
+    usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
     credentials: [
@@ -68,8 +71,8 @@ export class GridAlert implements INodeType {
         default: ['linear', 'discord'],
         required: true,
         options: [
-          { name: 'Linear (Dispute / Breaker Tickets)', value: 'linear' },
           { name: 'Discord (Webhook Message)', value: 'discord' },
+          { name: 'Linear (Dispute / Breaker Tickets)', value: 'linear' },
         ],
       },
       {
@@ -86,7 +89,7 @@ export class GridAlert implements INodeType {
             name: 'discordSeverities',
             type: 'multiOptions',
             default: ['critical', 'warning', 'info', 'resolved'],
-            options: ['critical', 'warning', 'info', 'resolved'].map((s) => ({ name: s, value: s })),
+            options: ['critical', 'info', 'resolved', 'warning'].map((s) => ({ name: s, value: s })),
           },
           { displayName: 'Fail on Failed Delivery', name: 'failOnFailed', type: 'boolean', default: true, description: "Whether an item fails when its alert's delivery failed for good (e.g. a refused key)" },
         ],
@@ -99,8 +102,8 @@ export class GridAlert implements INodeType {
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const items = this.getInputData();
     const o = this.getNodeParameter('options', 0, {}) as Options;
-    let round;
-    let db;
+    let round: RoundReport;
+    let db: Db;
     try {
       db = (await gridDb(await databaseSettings(this))).db;
       const channels = await channelsFor(this, o);

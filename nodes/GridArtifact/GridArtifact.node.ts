@@ -28,6 +28,7 @@ export class GridArtifact implements INodeType {
     icon: { light: 'file:grid.svg', dark: 'file:grid.dark.svg' },
     group: ['transform'],
     version: 1,
+    subtitle: '={{ $parameter["artifactId"] + "." + $parameter["method"] }}',
     description: 'Run a method of a sandboxed QuickJS code artifact and output its result and proposed effects',
     defaults: { name: 'Grid Artifact' },
     usableAsTool: true,
@@ -56,9 +57,9 @@ export class GridArtifact implements INodeType {
         type: 'options',
         default: 'none',
         options: [
+          { name: 'Database', value: 'database', description: 'A fresh snapshot through the Grid Database credential' },
           { name: 'None', value: 'none', description: 'Empty world, every balance 0' },
           { name: 'Parameter', value: 'parameter' },
-          { name: 'Database', value: 'database', description: 'A fresh snapshot through the Grid Database credential' },
         ],
       },
       { displayName: 'World State', name: 'world', type: 'json', default: '={{ $json }}', displayOptions: { show: { worldFrom: ['parameter'] } } },

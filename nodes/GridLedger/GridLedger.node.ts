@@ -3,7 +3,7 @@
  * calls the engine's writer, replay, breaker or HITL code with the shared connection of the
  * Grid Database credential; the law decides every write.
  */
-import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes, NodeOperationError, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { OPERATIONS } from './actions';
 import { connection } from './actions/common';
 import { CRED } from '../shared/credentials';
@@ -33,7 +33,7 @@ export class GridLedger implements INodeType {
         type: 'options',
         noDataExpression: true,
         default: 'apply',
-        options: OPERATIONS.map((o) => o.option),
+        options: OPERATIONS.map((o) => o.option).sort((a, b) => a.name.localeCompare(b.name)),
       },
       ...OPERATIONS.flatMap((o) => o.properties),
     ],
@@ -44,7 +44,7 @@ export class GridLedger implements INodeType {
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string;
     const op = OPERATIONS.find((o) => o.option.value === operation);
-    if (!op) throw new Error(`GRID_UNKNOWN_OPERATION: ${operation}`);
+    if (!op) throw new NodeOperationError(this.getNode(), `GRID_UNKNOWN_OPERATION: ${operation}`);
     return [await op.execute(this, connection(this))];
   }
 }

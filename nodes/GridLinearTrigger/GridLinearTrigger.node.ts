@@ -25,13 +25,16 @@ export class GridLinearTrigger implements INodeType {
     icon: { light: 'file:grid.svg', dark: 'file:grid.dark.svg' },
     group: ['trigger'],
     version: 1,
+    subtitle: 'Ticket decisions',
     description: 'Starts the workflow when Linear reports a change to a ticket the grid opened (signed webhook)',
     eventTriggerDescription: 'Waiting for a Linear webhook',
     defaults: { name: 'Grid Linear Trigger' },
     inputs: [],
     outputs: [NodeConnectionTypes.Main],
     credentials: [{ name: CRED.linear, required: true }],
-    webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'grid-linear' }],
+    // responseData '' (not n8n's default 'firstEntryJson', which is sent back verbatim in
+    // onReceived mode): the answer is then the `webhookResponse` of webhook() below.
+    webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', responseData: '', path: 'grid-linear' }],
     properties: [
       {
         displayName: 'Register the production URL above as a Linear webhook (resource: Issues) and copy its signing secret into the credential.',
@@ -60,6 +63,7 @@ export class GridLinearTrigger implements INodeType {
     if (!verdict.ok) return deny(verdict.code === 'WEBHOOK_MALFORMED' ? 400 : 401, verdict.code, verdict.message);
     const p = verdict.payload as Record<string, any>;
     return {
+      webhookResponse: { ok: true, accepted: header('linear-delivery') ?? null },
       workflowData: [
         this.helpers.returnJsonArray([
           {

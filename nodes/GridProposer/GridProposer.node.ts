@@ -30,8 +30,8 @@ export class GridProposer implements INodeType {
         noDataExpression: true,
         default: 'scripted',
         options: [
-          { name: 'Scripted', value: 'scripted', action: 'Propose with a scripted policy', description: 'Deterministic policies; no key needed' },
           { name: 'Gemini', value: 'gemini', action: 'Propose with gemini', description: 'Ask a Gemini model for TradeJSON (structured output)' },
+          { name: 'Scripted', value: 'scripted', action: 'Propose with a scripted policy', description: 'Deterministic policies; no key needed' },
         ],
       },
       ...sharedProperties,

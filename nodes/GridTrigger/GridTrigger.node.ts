@@ -23,6 +23,7 @@ export class GridTrigger implements INodeType {
     icon: { light: 'file:grid.svg', dark: 'file:grid.dark.svg' },
     group: ['trigger', 'schedule'],
     version: 1,
+    subtitle: '={{ "every " + $parameter["intervalSeconds"] + " s" }}',
     description: 'Starts the workflow at a fixed interval (the governance loop clock)',
     eventTriggerDescription: '',
     activationMessage: 'The workflow now runs at the configured interval.',

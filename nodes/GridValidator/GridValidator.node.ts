@@ -25,6 +25,7 @@ export class GridValidator implements INodeType {
     icon: { light: 'file:grid.svg', dark: 'file:grid.dark.svg' },
     group: ['transform'],
     version: 1,
+    subtitle: '={{ "world state from " + $parameter["snapshotSource"] }}',
     description: 'Pre-check proposals against the law and a world-state snapshot; route valid and rejected',
     defaults: { name: 'Grid Validator' },
     usableAsTool: true,
@@ -48,8 +49,8 @@ export class GridValidator implements INodeType {
         noDataExpression: true,
         default: 'parameter',
         options: [
-          { name: 'Parameter', value: 'parameter', description: 'A snapshot passed in (e.g. the output of Grid Ledger → Get World State)' },
           { name: 'Database', value: 'database', description: 'Read a fresh snapshot once per execution through the Grid Database credential' },
+          { name: 'Parameter', value: 'parameter', description: 'A snapshot passed in (e.g. the output of Grid Ledger → Get World State)' },
         ],
       },
       {

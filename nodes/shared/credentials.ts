@@ -8,10 +8,10 @@ import type { GridDbSettings } from './grid-db';
 import { GridConfigError } from './grid-db';
 
 export const CRED = {
-  database: 'gridDatabase',
+  database: 'gridDatabaseApi',
   gemini: 'gridGeminiApi',
   linear: 'gridLinearApi',
-  discord: 'gridDiscordWebhook',
+  discord: 'gridDiscordWebhookApi',
 } as const;
 
 type Ctx = IExecuteFunctions | ITriggerFunctions | IWebhookFunctions;

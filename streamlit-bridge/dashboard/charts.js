@@ -69,7 +69,7 @@ export class TimeChart {
     this.plot = new uPlot(
       {
         ...this.size(),
-        padding: [8, 20, 0, 0],
+        padding: [8, 30, 0, 0],
         cursor: { points: { size: 6 }, drag: { x: false, y: false } },
         legend: { show: true, live: true },
         scales: {

@@ -105,10 +105,10 @@ export async function gridEnv(backend: Backend): Promise<GridEnv> {
   await initGrid(db, defaultScenario(), writer);
   const [gemini, linear, discord] = await Promise.all([startGeminiFake(), startLinearFake(), startDiscordFake()]);
   const credentials: HeadlessCredentials = {
-    gridDatabase: { ...settings },
+    gridDatabaseApi: { ...settings },
     gridGeminiApi: { apiKey: gemini.apiKey, baseUrl: gemini.url, model: 'gemini-2.5-flash', apiVersion: 'v1beta' },
     gridLinearApi: { apiKey: linear.apiKey, apiUrl: linear.apiUrl, teamId: linear.team.key, webhookSecret: WEBHOOK_SECRET },
-    gridDiscordWebhook: { connection: 'idToken', webhookId: discord.webhook.id, webhookToken: discord.webhook.token, apiBase: discord.apiUrl },
+    gridDiscordWebhookApi: { connection: 'idToken', webhookId: discord.webhook.id, webhookToken: discord.webhook.token, apiBase: discord.apiUrl },
   };
   return {
     settings,

@@ -30,8 +30,8 @@ export const setBreaker: LedgerOperation = {
         type: 'options',
         default: 'open',
         options: [
-          { name: 'Open (Halt Agent Trading)', value: 'open' },
           { name: 'Closed (Resume Trading)', value: 'closed' },
+          { name: 'Open (Halt Agent Trading)', value: 'open' },
         ],
       },
       { displayName: 'Reason', name: 'reason', type: 'string', default: '', required: true, description: 'Why; stored in the ledger entry and the alert' },

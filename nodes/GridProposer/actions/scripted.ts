@@ -14,10 +14,10 @@ export const scriptedProperties: INodeProperties[] = [
     default: 'cooperative',
     displayOptions: show,
     options: [
+      { name: 'Adversarial', value: 'adversarial', description: 'Attacks from the catalogue (forgery, overflow, replay, ...)' },
       { name: 'Cooperative', value: 'cooperative', description: 'Takes its sustainable share, respects limits, trades surplus' },
       { name: 'Greedy', value: 'greedy', description: 'Asks for far more than its share, several times per tick' },
       { name: 'Random', value: 'random', description: 'Random harvests, transfers, offers and accepts' },
-      { name: 'Adversarial', value: 'adversarial', description: 'Attacks from the catalogue (forgery, overflow, replay, ...)' },
     ],
   },
   {

@@ -6,8 +6,8 @@
  */
 import type { Icon, ICredentialType, INodeProperties } from 'n8n-workflow';
 
-export class GridDatabase implements ICredentialType {
-  name = 'gridDatabase';
+export class GridDatabaseApi implements ICredentialType {
+  name = 'gridDatabaseApi';
 
   displayName = 'Grid Database';
 

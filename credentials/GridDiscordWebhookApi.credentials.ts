@@ -1,12 +1,12 @@
 /** A Discord channel webhook for Grid alerts: its URL, or its id and token (+ API base for testing). */
 import type { Icon, ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow';
 
-export class GridDiscordWebhook implements ICredentialType {
-  name = 'gridDiscordWebhook';
+export class GridDiscordWebhookApi implements ICredentialType {
+  name = 'gridDiscordWebhookApi';
 
   displayName = 'Grid Discord Webhook';
 
-  icon: Icon = { light: 'file:../icons/discord.svg', dark: 'file:../icons/discord.svg' };
+  icon: Icon = { light: 'file:../icons/discord.svg', dark: 'file:../icons/discord.dark.svg' };
 
   documentationUrl = 'https://support.discord.com/hc/en-us/articles/228383668-Intro-to-Webhooks';
 
@@ -17,8 +17,8 @@ export class GridDiscordWebhook implements ICredentialType {
       type: 'options',
       default: 'url',
       options: [
-        { name: 'Webhook URL', value: 'url' },
         { name: 'ID and Token', value: 'idToken' },
+        { name: 'Webhook URL', value: 'url' },
       ],
     },
     {
