@@ -79,7 +79,8 @@ export async function loadState(
   // Interest needs every holder of the interest resource; the policy says which resource that is.
   const holders = n.holders.size ? [policyHint.interest.resource] : [];
   let since = now - policyHint.rate_limit.window_ms;
-  const rateAgents = [...n.actors];
+  // Rate limits count proposals by their proposer, so only proposers need a window.
+  const rateAgents = [...new Set(proposals.map((p) => p.agent))];
   const r = await tx.query<{ s: any }>('SELECT grid_load($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::bigint, $7::integer) AS s', [
     [...n.ids],
     [...n.actors],
