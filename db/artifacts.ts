@@ -22,6 +22,8 @@ export function artifactNeeds(p: Proposal, actors: Set<string>): void {
     actors.add(p.buyer);
   } else if (p.kind === 'escrow_deposit') {
     actors.add(p.escrow);
+  } else if (p.kind === 'artifact_write') {
+    actors.add(p.artifact_id); // an artifact may not take a registered actor's id (ARTIFACT_ID_TAKEN)
   }
 }
 
@@ -107,6 +109,7 @@ export function listingFromRow(l: any): ListingState {
     price: BigInt(l.price),
     test_artifact: l.test_artifact ?? null,
     test_method: l.test_method,
+    test_rev: l.test_rev === null || l.test_rev === undefined ? null : Number(l.test_rev),
     rev: Number(l.rev),
     status: l.status,
     buyer: l.buyer ?? null,
@@ -143,9 +146,9 @@ export async function writeArtifactCache(tx: Queryable, r: AppliedRow): Promise<
     case 'escrow':
       if (m.action === 'deposit') {
         await tx.query(
-          `INSERT INTO artifact_listings (listing_id, artifact_id, seller, escrow, price, test_artifact, test_method, rev, status, opened_entry)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)`,
-          [r.proposal_id, m.artifact_id, m.seller, m.escrow, m.price, m.test_artifact, m.test_method, m.rev, id],
+          `INSERT INTO artifact_listings (listing_id, artifact_id, seller, escrow, price, test_artifact, test_method, test_rev, rev, status, opened_entry)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10)`,
+          [r.proposal_id, m.artifact_id, m.seller, m.escrow, m.price, m.test_artifact, m.test_method, m.test_rev, m.rev, id],
         );
         await tx.query('UPDATE artifacts SET owner = $2, listing_id = $3 WHERE id = $1', [m.artifact_id, m.escrow, r.proposal_id]);
       } else if (m.action === 'purchase' || m.action === 'cancel') {

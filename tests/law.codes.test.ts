@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { validate, REJECT_CODES, CODE_DESCRIPTIONS, precedenceOf, LIMITS, type RejectCode, type MemoryWorld } from '../validator';
 import { lawWorld, commit, assertRejected, assertAccepted, T0, nextId, pid, tx, offer, accept, cancel, policySet } from './support/law-world';
+import { HASH, write, del, purchase, cancelListing, invokeRecord, judgement, blob, artifactBy, listedByA, diskFull } from './support/artifact-world';
 
 /** A world (policy patch + setup) and a proposal built against it. */
 interface Case {
@@ -55,6 +56,16 @@ const MINIMAL: Record<Exclude<RejectCode, 'ID_CONFLICT'>, Case> = {
   INSUFFICIENT_BALANCE: { input: () => tx('A', 'B', 101) },
   BELOW_MIN_BALANCE: { patch: { resources: { credits: { min_balance: 10 } } }, input: () => tx('A', 'B', 95) },
   BALANCE_OVERFLOW: { setup: (w) => w.setBalance('B', 'credits', LIMITS.proposal.maxBalance), input: () => tx('A', 'B', 1) },
+  // Artifact economy (validator/artifacts.ts).
+  ARTIFACT_NOT_FOUND: { input: () => del('A', 'nope') },
+  ARTIFACT_DELETED: { setup: (w) => (artifactBy('A')(w), assertAccepted(commit(w, del('A', 'art1')))), input: () => write('A', 'art1', HASH(1)) },
+  ARTIFACT_ID_TAKEN: { setup: (w) => blob(w), input: () => write('A', 'B', HASH(1)) },
+  CONTENT_NOT_FOUND: { input: () => write('A', 'art1', HASH(9)) },
+  LISTING_NOT_FOUND: { input: () => cancelListing('A', pid(777_777)) },
+  LISTING_NOT_OPEN: { setup: (w) => (listedByA(pid(2001))(w), assertAccepted(commit(w, cancelListing('A', pid(2001))))), input: () => purchase('B', pid(2001)) },
+  STALE_RUN: { setup: artifactBy('A'), input: () => invokeRecord('B', 'art1', {}, 2) },
+  QUOTA_EXCEEDED: { setup: (w) => blob(w, 1, LIMITS.sandbox.maxCodeBytes + 1), input: () => write('A', 'art1', HASH(1)) },
+  JUDICIARY_FAILED: { setup: listedByA(pid(2002), 10, 'test1'), input: () => purchase('system', pid(2002), { buyer: 'B', judiciary: judgement('test1', 1, 1, false) }) },
 };
 
 describe('law: every rejection code', () => {
@@ -159,6 +170,14 @@ const MAX_10 = { resources: { credits: { max_transfer: 10 } } };
 const MIN_10 = { resources: { credits: { min_balance: 10 } } };
 const BAD_TREASURY = { carbon_tax: { mode: 'treasury', treasury: 'B' } };
 
+/** A listing pid(3001) of A's art1 at 10 credits; `test1` by C, when given, must pass. */
+const L1 = pid(3001);
+const QUOTA = LIMITS.sandbox.diskQuotaBytes;
+const cancelledL1 = (w: MemoryWorld) => (listedByA(L1)(w), assertAccepted(commit(w, cancelListing('A', L1))));
+const deletedArt1 = (w: MemoryWorld) => (artifactBy('A')(w), assertAccepted(commit(w, del('A', 'art1'))));
+/** An invoke record in which the invoker, not the artifact, "pays" from inside art1's code. */
+const forgedPay = { payments: [[1, 'pay', 'A', 'B', 'credits', '5']] };
+
 const PAIRS: Pair[] = [
   { first: 'MALFORMED', second: 'SELF_TRANSFER', both: { input: () => tx('A', 'A', 1.5) }, onlyFirst: { input: () => tx('A', 'B', 1.5) }, onlySecond: { input: () => tx('A', 'A', 1) } },
   { first: 'SELF_TRANSFER', second: 'AMOUNT_NOT_POSITIVE', both: { input: () => tx('A', 'A', 0) }, onlyFirst: { input: () => tx('A', 'A', 1) }, onlySecond: { input: () => tx('A', 'B', 0) } },
@@ -184,6 +203,16 @@ const PAIRS: Pair[] = [
   { first: 'EXCEEDS_MAX_TRANSFER', second: 'INSUFFICIENT_BALANCE', both: { patch: MAX_10, input: () => tx('A', 'B', 1000) }, onlyFirst: { patch: MAX_10, input: () => tx('A', 'B', 11) }, onlySecond: { patch: { resources: { credits: { max_transfer: 10_000 } } }, input: () => tx('A', 'B', 1000) } },
   { first: 'EXCEEDS_MAX_TRANSFER', second: 'BELOW_MIN_BALANCE', both: { patch: { resources: { credits: { max_transfer: 50, min_balance: 60 } } }, input: () => tx('A', 'B', 51) }, onlyFirst: { patch: { resources: { credits: { max_transfer: 50 } } }, input: () => tx('A', 'B', 51) }, onlySecond: { patch: { resources: { credits: { min_balance: 60 } } }, input: () => tx('A', 'B', 51) } },
   { first: 'INSUFFICIENT_BALANCE', second: 'BELOW_MIN_BALANCE', both: { patch: MIN_10, input: () => tx('A', 'B', 150) }, onlyFirst: { input: () => tx('A', 'B', 150) }, onlySecond: { patch: MIN_10, input: () => tx('A', 'B', 95) } },
+  // Artifact economy.
+  { first: 'ARTIFACT_NOT_FOUND', second: 'NOT_AUTHORIZED', both: { input: () => ({ ...invokeRecord('A', 'nope'), agent: 'A' }) }, onlyFirst: { input: () => invokeRecord('A', 'nope') }, onlySecond: { setup: artifactBy('C'), input: () => ({ ...invokeRecord('A', 'art1'), agent: 'A' }) } },
+  { first: 'ARTIFACT_DELETED', second: 'NOT_AUTHORIZED', both: { setup: deletedArt1, input: () => del('B', 'art1') }, onlyFirst: { setup: deletedArt1, input: () => del('A', 'art1') }, onlySecond: { setup: artifactBy('A'), input: () => del('B', 'art1') } },
+  { first: 'ARTIFACT_ID_TAKEN', second: 'CONTENT_NOT_FOUND', both: { input: () => write('A', 'B', HASH(9)) }, onlyFirst: { setup: (w) => blob(w), input: () => write('A', 'B', HASH(1)) }, onlySecond: { input: () => write('A', 'art9', HASH(9)) } },
+  { first: 'CONTENT_NOT_FOUND', second: 'NOT_AUTHORIZED', both: { setup: artifactBy('A'), input: () => write('B', 'art1', HASH(9)) }, onlyFirst: { setup: artifactBy('A'), input: () => write('A', 'art1', HASH(9)) }, onlySecond: { setup: artifactBy('A'), input: () => write('B', 'art1', HASH(1)) } },
+  { first: 'LISTING_NOT_FOUND', second: 'NOT_AUTHORIZED', both: { input: () => purchase('treasury', pid(3999)) }, onlyFirst: { input: () => purchase('B', pid(3999)) }, onlySecond: { setup: listedByA(L1), input: () => purchase('treasury', L1) } },
+  { first: 'LISTING_NOT_OPEN', second: 'NOT_AUTHORIZED', both: { setup: cancelledL1, input: () => cancelListing('C', L1) }, onlyFirst: { setup: cancelledL1, input: () => cancelListing('A', L1) }, onlySecond: { setup: listedByA(L1), input: () => cancelListing('C', L1) } },
+  { first: 'STALE_RUN', second: 'NOT_AUTHORIZED', both: { setup: artifactBy('C'), input: () => invokeRecord('A', 'art1', forgedPay, 2) }, onlyFirst: { setup: artifactBy('C'), input: () => invokeRecord('A', 'art1', {}, 2) }, onlySecond: { setup: artifactBy('C'), input: () => invokeRecord('A', 'art1', forgedPay) } },
+  { first: 'INSUFFICIENT_BALANCE', second: 'QUOTA_EXCEEDED', both: { setup: (w) => (listedByA(L1, 60)(w), diskFull('B', QUOTA)(w)), input: () => purchase('B', L1) }, onlyFirst: { setup: listedByA(L1, 60), input: () => purchase('B', L1) }, onlySecond: { setup: (w) => (listedByA(L1)(w), diskFull('B', QUOTA)(w)), input: () => purchase('B', L1) } },
+  { first: 'QUOTA_EXCEEDED', second: 'JUDICIARY_FAILED', both: { setup: (w) => (listedByA(L1, 10, 'test1')(w), diskFull('B', QUOTA)(w)), input: () => purchase('system', L1, { buyer: 'B', judiciary: judgement('test1', 1, 1, false) }) }, onlyFirst: { setup: (w) => (listedByA(L1, 10, 'test1')(w), diskFull('B', QUOTA)(w)), input: () => purchase('system', L1, { buyer: 'B', judiciary: judgement('test1', 1, 1, true) }) }, onlySecond: { setup: listedByA(L1, 10, 'test1'), input: () => purchase('system', L1, { buyer: 'B', judiciary: judgement('test1', 1, 1, false) }) } },
   { first: 'BELOW_MIN_BALANCE', second: 'BALANCE_OVERFLOW', both: { patch: MIN_10, setup: (w) => w.setBalance('B', 'credits', LIMITS.proposal.maxBalance), input: () => tx('A', 'B', 95) }, onlyFirst: { patch: MIN_10, input: () => tx('A', 'B', 95) }, onlySecond: { setup: (w) => w.setBalance('B', 'credits', LIMITS.proposal.maxBalance), input: () => tx('A', 'B', 95) } },
 ];
 

@@ -15,6 +15,8 @@ import { parseScenario } from '../engine/scenario';
 import type { Db } from '../db/adapter';
 import { REJECT_CODES, type RejectCode } from '../validator';
 import { tx, offer, accept, cancel, policySet, breakerSet, mint, accrue, nextId } from './support/law-world';
+import { HASH, write, del, deposit, purchase, cancelListing, invokeRecord, judgement } from './support/artifact-world';
+import { putContent, contentHash } from '../db/artifacts';
 
 /** A writer whose decision clock the test moves (starts after genesis, which used the real clock). */
 class Clock {
@@ -72,6 +74,20 @@ const offerId = nextId();
 const conflictId = nextId();
 const offerByA = (extra: Record<string, unknown> = {}) => ({ ...offer('A', ['credits', 10], ['energy', 20], extra), proposal_id: offerId });
 
+// Artifact economy setups: content stored by hash, artifacts written through the writer.
+const CODE = 'var methods = { run() { return 1; } };';
+const FILLER = 'y'.repeat(200);
+const listingId = nextId();
+async function artifact(g: Grid, owner = 'A', id = 'art1') {
+  await putContent(g.db, CODE);
+  return applied(g.w, write(owner, id, contentHash(CODE)));
+}
+async function listed(g: Grid, extra: Record<string, unknown> = {}) {
+  await g.db.query(`INSERT INTO actors (id, kind) VALUES ('escrow', 'escrow') ON CONFLICT DO NOTHING`);
+  await artifact(g);
+  return applied(g.w, { ...deposit('A', 'art1', 10, extra), proposal_id: listingId });
+}
+
 /** Every code, reached through the writer. Typed so that a new code fails to compile here. */
 const CASES: Record<RejectCode, WriterCase> = {
   MALFORMED: { input: () => '{"proposal_id": oops' },
@@ -99,6 +115,25 @@ const CASES: Record<RejectCode, WriterCase> = {
     },
     input: () => accrue('system', 13),
   },
+  ARTIFACT_NOT_FOUND: { input: () => del('A', 'nope') },
+  ARTIFACT_DELETED: { setup: async (g) => (await artifact(g), applied(g.w, del('A', 'art1'))), input: () => write('A', 'art1', contentHash(CODE)) },
+  ARTIFACT_ID_TAKEN: { setup: (g) => putContent(g.db, CODE), input: () => write('A', 'B', contentHash(CODE)) },
+  CONTENT_NOT_FOUND: { input: () => write('A', 'art1', HASH(9)) },
+  LISTING_NOT_FOUND: { input: () => cancelListing('A', nextId()) },
+  LISTING_NOT_OPEN: { setup: async (g) => (await listed(g), applied(g.w, cancelListing('A', listingId))), input: () => purchase('B', listingId) },
+  STALE_RUN: { setup: (g) => artifact(g), input: () => invokeRecord('B', 'art1', {}, 2) },
+  // 16 artifacts of 64 KiB less a few bytes fill A's 1 MiB quota to within 120 bytes.
+  QUOTA_EXCEEDED: {
+    setup: async (g) => {
+      await putContent(g.db, FILLER);
+      for (let i = 0; i < 16; i++) {
+        const { hash } = await putContent(g.db, 'x'.repeat(65_536 - i));
+        await applied(g.w, write('A', `big${i}`, hash));
+      }
+    },
+    input: () => write('A', 'big16', contentHash(FILLER)),
+  },
+  JUDICIARY_FAILED: { setup: async (g) => (await artifact(g, 'C', 'test1'), listed(g, { test_artifact: 'test1' })), input: () => purchase('system', listingId, { buyer: 'B', judiciary: judgement('test1', 1, 1, false) }) },
 };
 
 forEachBackend('ledger: every rejection code through the writer', (b) => {

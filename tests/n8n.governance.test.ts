@@ -32,7 +32,7 @@ forEachBackend('n8n governance workflows run headless', (b) => {
   beforeEach(async () => (env = await gridEnv(b)));
   afterEach(async () => env.close());
 
-  it('GIVEN a reserve below its policy minimum WHEN circuit-breaker runs and a human resets the breaker during the wait THEN it trips once, opens one ticket and alerts Discord, resumes, and announces the reset', async () => {
+  it('GIVEN a reserve below its policy minimum WHEN circuit-breaker runs and a human resets the breaker after the trip alert THEN it trips once, opens one ticket and alerts Discord, resumes, and announces the reset', async () => {
     await makeReserveCritical(env);
     const run = env.run(breakerWorkflow(20));
     // The human: waits until the trip was alerted (the workflow is then at "Wait for Human"), then
@@ -52,7 +52,6 @@ forEachBackend('n8n governance workflows run headless', (b) => {
     assert.match(env.linear.issues[0]!.title, /^Circuit breaker opened: /);
     const waited = r.nodes['Wait for Human']![0]![0]!;
     assert.equal(waited.decision, 'resumed');
-    assert.ok((waited.waited_ms as number) >= 100, `the reset came during the wait (waited ${waited.waited_ms} ms)`);
     assert.equal(waited.by, 'council');
     assert.equal(waited.proposal_id, reset.proposal_id);
     // Discord: the trip (critical) from "Alert Trip", then the reset (resolved) from "Announce Decision".

@@ -41,6 +41,8 @@ export interface ListingState {
   price: bigint;
   test_artifact: string | null;
   test_method: string;
+  /** Revision of the test artifact when listed: a test changed afterwards cannot release the sale. */
+  test_rev: number | null;
   /** Revision of the artifact when it was listed (it cannot change while held). */
   rev: number;
   status: 'open' | 'sold' | 'cancelled';
@@ -136,6 +138,7 @@ export class ArtifactBook {
         price: BigInt(m.price),
         test_artifact: (m.test_artifact as string | null) ?? null,
         test_method: String(m.test_method ?? 'test'),
+        test_rev: m.test_rev === null || m.test_rev === undefined ? null : Number(m.test_rev),
         rev: Number(m.rev),
         status: 'open',
         buyer: null,

@@ -227,7 +227,8 @@ export function decideArtifact(world: WorldView, p: ArtifactProposal, kind: Acto
     }
     case 'escrow_deposit': {
       const a = world.artifact(p.artifact_id)!;
-      const m = { action: 'deposit', artifact_id: a.id, seller: p.agent, escrow: p.escrow, price: p.price, test_artifact: p.test_artifact ?? null, test_method: p.test_method ?? 'test', rev: a.rev };
+      const test_rev = p.test_artifact === undefined ? null : world.artifact(p.test_artifact)!.rev;
+      const m = { action: 'deposit', artifact_id: a.id, seller: p.agent, escrow: p.escrow, price: p.price, test_artifact: p.test_artifact ?? null, test_method: p.test_method ?? 'test', test_rev, rev: a.rev };
       return { ok: true, effects: [record('escrow', m)] };
     }
     case 'escrow_cancel': {
@@ -242,8 +243,9 @@ export function decideArtifact(world: WorldView, p: ArtifactProposal, kind: Acto
       const r = checkMoves(world, principal, effects) ?? checkQuota(world, principal, a.bytes, a.bytes, a.kind);
       if (r) return r;
       const j = p.judiciary;
-      if (l.test_artifact !== null && !(j && j.test_artifact === l.test_artifact && j.passed)) {
-        return reject('JUDICIARY_FAILED', j ? `test ${l.test_artifact}.${l.test_method} did not pass${j.error_code ? ` (${j.error_code})` : ''}` : `listing ${l.listing_id} needs a passing run of ${l.test_artifact}`, { test_artifact: l.test_artifact, error_code: j?.error_code ?? null });
+      if (l.test_artifact !== null && !(j && j.test_artifact === l.test_artifact && j.test_rev === l.test_rev && j.passed)) {
+        const why = !j || j.test_artifact !== l.test_artifact ? `listing ${l.listing_id} needs a passing run of ${l.test_artifact}` : j.test_rev !== l.test_rev ? `test ${l.test_artifact} changed (revision ${l.test_rev} → ${j.test_rev}) since the artifact was listed` : `test ${l.test_artifact}.${l.test_method} did not pass${j.error_code ? ` (${j.error_code})` : ''}`;
+        return reject('JUDICIARY_FAILED', why, { test_artifact: l.test_artifact, error_code: j?.error_code ?? null });
       }
       return { ok: true, effects };
     }

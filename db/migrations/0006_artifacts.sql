@@ -51,6 +51,7 @@ CREATE TABLE artifact_listings (
   price          bigint NOT NULL CHECK (price > 0),
   test_artifact  text,
   test_method    text NOT NULL,
+  test_rev       integer,                               -- revision of the test pinned by the listing
   rev            integer NOT NULL,
   status         text NOT NULL CHECK (status IN ('open', 'sold', 'cancelled')),
   buyer          text,
@@ -115,7 +116,7 @@ BEGIN
     'listings', COALESCE((
       SELECT jsonb_agg(jsonb_build_object('listing_id', listing_id, 'artifact_id', artifact_id, 'seller', seller,
         'escrow', escrow, 'price', price::text, 'test_artifact', test_artifact, 'test_method', test_method,
-        'rev', rev, 'status', status, 'buyer', buyer))
+        'test_rev', test_rev, 'rev', rev, 'status', status, 'buyer', buyer))
       FROM artifact_listings
       WHERE listing_id = ANY(p_listings)
          OR listing_id IN (SELECT a.listing_id FROM artifacts a WHERE a.id = ANY(v_ids) AND a.listing_id IS NOT NULL)), '[]'::jsonb),
@@ -144,7 +145,7 @@ CREATE VIEW artifact_catalog AS
 
 CREATE VIEW escrow_listings AS
   SELECT l.listing_id::text AS listing_id, l.artifact_id, l.seller, l.escrow, l.price, l.test_artifact, l.test_method,
-         l.rev, l.status, l.buyer, l.opened_entry, l.closed_entry
+         l.test_rev, l.rev, l.status, l.buyer, l.opened_entry, l.closed_entry
   FROM artifact_listings l;
 
 -- The dependency DAG (000 seed, "Artifact Dependency Graph"): parent → child with usage counts.

@@ -44,6 +44,12 @@ export function artifactRuntime(db: Queryable): ArtifactRuntime {
   return rt;
 }
 
+/** Tests and benches only: run this database's artifacts under other sandbox limits. */
+export function setSandboxLimits(db: Queryable, limits: ConstructorParameters<typeof Executor>[1]): void {
+  const rt = artifactRuntime(db);
+  rt.executor = new Executor(rt.host, limits);
+}
+
 /** The system actor that records sandbox runs (the law accepts journals only from it). */
 export async function systemActor(db: Queryable): Promise<string | null> {
   const rt = artifactRuntime(db);

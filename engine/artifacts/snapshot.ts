@@ -174,7 +174,7 @@ export class HostSnapshot {
       if (!a.deleted && this.contents.get(a.content_hash) === undefined) this.want.contents.add(a.content_hash);
     }
     if (listed.length) {
-      const l = await this.db.query<any>('SELECT listing_id::text AS listing_id, artifact_id, seller, escrow, price::text AS price, test_artifact, test_method, rev, status, buyer FROM artifact_listings WHERE listing_id = ANY($1::uuid[])', [listed]);
+      const l = await this.db.query<any>('SELECT listing_id::text AS listing_id, artifact_id, seller, escrow, price::text AS price, test_artifact, test_method, test_rev, rev, status, buyer FROM artifact_listings WHERE listing_id = ANY($1::uuid[])', [listed]);
       for (const row of l.rows) this.listings.set(row.listing_id, listingFromRow(row));
     }
   }

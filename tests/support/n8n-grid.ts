@@ -102,8 +102,16 @@ export async function gridEnv(backend: Backend): Promise<GridEnv> {
       ? { connectionString: PG_URL, schema: schemaName('n8n'), dataDir: '' }
       : { connectionString: '', schema: schemaName('n8n'), dataDir: 'memory://grid-n8n-tests' };
   const { db, writer } = await gridDb(settings);
-  await initGrid(db, defaultScenario(), writer);
-  const [gemini, linear, discord] = await Promise.all([startGeminiFake(), startLinearFake(), startDiscordFake()]);
+  let fakes: [GeminiFake, LinearFake, DiscordFake];
+  try {
+    await initGrid(db, defaultScenario(), writer);
+    fakes = await Promise.all([startGeminiFake(), startLinearFake(), startDiscordFake()]);
+  } catch (e) {
+    // Never leave the schema registered: the shared PGlite would refuse the next test's schema.
+    await dropAndClose(backend, db, settings);
+    throw e;
+  }
+  const [gemini, linear, discord] = fakes;
   const credentials: HeadlessCredentials = {
     gridDatabaseApi: { ...settings },
     gridGeminiApi: { apiKey: gemini.apiKey, baseUrl: gemini.url, model: 'gemini-2.5-flash', apiVersion: 'v1beta' },
@@ -125,11 +133,18 @@ export async function gridEnv(backend: Backend): Promise<GridEnv> {
       return Number(r.rows[0]!.n);
     },
     async close() {
-      await Promise.all([gemini.close(), linear.close(), discord.close()]);
-      if (backend.name === 'postgres') await db.exec(`DROP SCHEMA IF EXISTS ${settings.schema} CASCADE`).catch(() => undefined);
-      await closeGridDb(settings);
+      try {
+        await Promise.allSettled([gemini.close(), linear.close(), discord.close()]);
+      } finally {
+        await dropAndClose(backend, db, settings);
+      }
     },
   };
+}
+
+async function dropAndClose(backend: Backend, db: Db, settings: GridDbSettings): Promise<void> {
+  if (backend.name === 'postgres') await db.exec(`DROP SCHEMA IF EXISTS ${settings.schema} CASCADE`).catch(() => undefined);
+  await closeGridDb(settings);
 }
 
 /** Linear GraphQL mutations of one kind received by the fake (e.g. 'issueCreate'). */
