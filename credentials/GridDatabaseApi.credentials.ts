@@ -9,13 +9,14 @@ import type { Icon, ICredentialType, INodeProperties } from 'n8n-workflow';
 export class GridDatabaseApi implements ICredentialType {
   name = 'gridDatabaseApi';
 
-  displayName = 'Grid Database';
+  displayName = 'Grid Database API';
 
   icon: Icon = { light: 'file:../icons/grid.svg', dark: 'file:../icons/grid.dark.svg' };
 
   documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-grid-governance#credentials';
 
   properties: INodeProperties[] = [
+    // eslint-disable-next-line @n8n/community-nodes/credential-unnecessary-password -- a connection string carries the database password (postgres://user:PASSWORD@host/db)
     {
       displayName: 'Connection String',
       name: 'connectionString',

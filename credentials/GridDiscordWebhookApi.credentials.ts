@@ -4,7 +4,7 @@ import type { Icon, ICredentialTestRequest, ICredentialType, INodeProperties } f
 export class GridDiscordWebhookApi implements ICredentialType {
   name = 'gridDiscordWebhookApi';
 
-  displayName = 'Grid Discord Webhook';
+  displayName = 'Grid Discord Webhook API';
 
   icon: Icon = { light: 'file:../icons/discord.svg', dark: 'file:../icons/discord.dark.svg' };
 
@@ -21,6 +21,7 @@ export class GridDiscordWebhookApi implements ICredentialType {
         { name: 'Webhook URL', value: 'url' },
       ],
     },
+    // eslint-disable-next-line @n8n/community-nodes/credential-unnecessary-password -- the webhook URL ends in the webhook's token: whoever has it can post to the channel
     {
       displayName: 'Webhook URL',
       name: 'webhookUrl',

@@ -7,26 +7,27 @@
  * balance goes negative. Bad rows are reported by id. The folded state is then compared with the
  * cache (dry run: report only) or written over it (repair) — never when the chain is broken,
  * because a cache rebuilt from a broken ledger would launder the break.
+ *
+ * How it is fast (see db/replay/): the ledger arrives one text value per page (page.ts), read one
+ * page ahead (source.ts); the main thread folds each page (fold.ts) while a worker pool re-hashes
+ * the same page (hash-pool.ts) — every row stores its prev_hash, so rows hash independently and
+ * only the links need the row before. Rows the page layout cannot carry are read the original
+ * way, row by row, with the same checks.
  */
 import { createHash } from 'node:crypto';
-import { MemoryWorld, type EntryKind, type Effect, policyToJson, policyFromJson } from '../validator';
-import type { Db, Queryable } from './adapter';
-import { entryHash, GENESIS_HASH } from './hash';
+import { availableParallelism, cpus } from 'node:os';
+import type { Db } from './adapter';
+import { entryHash } from './hash';
 import { LIMITS } from '../validator/limits';
 import { GridError } from './errors';
+import { Fold, METADATA_KINDS, type BadRow } from './replay/fold';
+import { PageReader, type LedgerRow, type Page } from './replay/source';
+import { checkHashes, splitLine, FIELDS, metadataAligned, type HashCheck } from './replay/page';
+import { HashPool } from './replay/hash-pool';
+import { diffBalances, foldToState, loadCheckpoint, restoreState, stateChecksum, writeCache, type BalanceDiff } from './replay/state';
 
-export interface BadRow {
-  id: string;
-  problem: 'ID_GAP' | 'BROKEN_LINK' | 'HASH_MISMATCH' | 'TIME_REVERSED' | 'BAD_SHAPE' | 'NEGATIVE_BALANCE';
-  message: string;
-}
-
-export interface BalanceDiff {
-  actor: string;
-  resource: string;
-  cache: string;
-  ledger: string;
-}
+export type { BadRow, BalanceDiff };
+export { stateChecksum };
 
 export interface ReplayReport {
   fromId: string;
@@ -55,92 +56,62 @@ export interface ReplayOptions {
   maxBadRows?: number;
 }
 
-const CREATES: ReadonlySet<EntryKind> = new Set(['mint', 'interest']);
-// compute_charge: the CPU a sandbox run used, charged in the compute resource (validator/artifacts.ts).
-const DESTROYS: ReadonlySet<EntryKind> = new Set(['burn', 'tax', 'compute_charge']);
-
 export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayReport> {
   const t0 = performance.now();
-  const world = new MemoryWorld();
-  const minted = new Map<string, bigint>();
-  const burned = new Map<string, bigint>();
-  let prevHash = GENESIS_HASH;
-  let lastId = 0n;
-  let lastAt = 0;
+  const fold = new Fold(opts.maxBadRows ?? 1000);
   let fromId = 1n;
   if (opts.fromCheckpoint) {
     const cp = await loadCheckpoint(db);
     if (cp) {
-      restoreState(world, cp.state, minted, burned);
-      prevHash = cp.headHash;
-      lastId = cp.entryId;
-      lastAt = cp.state.last_at_ms ?? 0;
+      restoreState(fold.world, cp.state, fold.minted, fold.burned);
+      fold.prevHash = cp.headHash;
+      fold.lastId = cp.entryId;
+      fold.lastAt = cp.state.last_at_ms ?? 0;
       fromId = cp.entryId + 1n;
     }
   }
-  const bad: BadRow[] = [];
-  const maxBad = opts.maxBadRows ?? 1000;
-  const flag = (b: BadRow) => {
-    if (bad.length < maxBad) bad.push(b);
-  };
-  let rows = 0;
-  let badCount = 0;
-  for (;;) {
-    const page = await db.query<any>(
-      `SELECT id, proposal_id::text AS proposal_id, leg, kind, agent, from_actor, to_actor, resource, amount, validator_version,
-              (extract(epoch from executed_at) * 1000)::bigint AS at_ms, proposal_hash, metadata::text AS metadata,
-              encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
-       FROM ledger WHERE id > $1 ORDER BY id LIMIT $2`,
-      [lastId, LIMITS.ledger.replayPageRows],
-    );
-    if (page.rows.length === 0) break;
-    for (const r of page.rows) {
-      const id = BigInt(r.id);
-      const idText = id.toString();
-      if (id !== lastId + 1n) {
-        badCount++;
-        flag({ id: idText, problem: 'ID_GAP', message: `expected id ${lastId + 1n}, found ${id}` });
-      }
-      if (r.prev_hash !== prevHash) {
-        badCount++;
-        flag({ id: idText, problem: 'BROKEN_LINK', message: `prev_hash does not match the hash of row ${lastId}` });
-      }
-      const at = Number(r.at_ms);
-      const e: Effect = { kind: r.kind, from: r.from_actor, to: r.to_actor, resource: r.resource, amount: r.amount === null ? null : BigInt(r.amount), metadata: JSON.parse(r.metadata) };
-      const h = entryHash({ ...e, id, proposal_id: r.proposal_id, leg: r.leg, agent: r.agent, validator_version: r.validator_version, executed_at: at, proposal_hash: r.proposal_hash, prev_hash: r.prev_hash });
-      if (h !== r.hash) {
-        badCount++;
-        flag({ id: idText, problem: 'HASH_MISMATCH', message: 'stored hash does not match the row contents (the row was altered)' });
-      }
-      if (at < lastAt) {
-        badCount++;
-        flag({ id: idText, problem: 'TIME_REVERSED', message: `executed_at ${at} is before the previous row's ${lastAt}` });
-      }
-      if (e.amount !== null && e.resource !== null) {
-        const creates = e.from === null;
-        const destroys = e.to === null;
-        // Value appears only through mint/interest and disappears only through burn/tax.
-        const shapeOk =
-          creates === CREATES.has(e.kind) && (destroys ? DESTROYS.has(e.kind) : e.kind !== 'burn') && !(creates && destroys);
-        if (!shapeOk) {
-          badCount++;
-          flag({ id: idText, problem: 'BAD_SHAPE', message: `a ${e.kind} entry from ${e.from ?? '(nothing)'} to ${e.to ?? '(nothing)'} breaks conservation` });
+  fold.start();
+  const reader = new PageReader(db, fold.lastId);
+  let pool: HashPool | null = null;
+  try {
+    const PROF = { read: 0, fold: 0, hash: 0 } as Record<string, number>; let tq = performance.now();
+    for (let page = await reader.read(); page !== null; page = await reader.read()) {
+      PROF.read += performance.now() - tq; let tf = performance.now();
+      if (page.rows) {
+        page.rows.forEach((r, i) => foldRow(fold, i, r));
+        fold.endPage([]);
+      } else {
+        if (!pool && page.n >= LIMITS.replay.workerMinRows) pool = HashPool.open(Math.min(LIMITS.replay.maxWorkers, availableParallelism?.() ?? cpus().length));
+        const hashing = pool?.check(page.text);
+        hashing?.catch(() => {});
+        const { alone, cutoff } = await foldPage(fold, page as Page & { text: string }, reader);
+        const pending = (pos: number) => pos < cutoff && !alone.has(pos);
+        PROF.fold += performance.now() - tf; tf = performance.now();
+        let hc: HashCheck;
+        try {
+          hc = hashing ? await hashing : checkHashes(page.text);
+        } catch {
+          // A worker died: finish inline.
+          await pool?.close();
+          pool = null;
+          hc = checkHashes(page.text);
         }
-        if (creates) minted.set(e.resource, (minted.get(e.resource) ?? 0n) + e.amount);
-        if (destroys) burned.set(e.resource, (burned.get(e.resource) ?? 0n) + e.amount);
+        const err = hc.errors.find(([pos]) => pending(pos));
+        if (err) throw new SyntaxError(`ledger row ${idAt(page.text, err[0])}: metadata is not JSON (${err[1]})`);
+        fold.endPage(hc.bad.filter(pending).map((pos) => [pos, idAt(page.text!, pos)]));
       }
-      world.applyEffect(e, { proposal_id: r.proposal_id, agent: r.agent });
-      if (e.from !== null && e.resource !== null && world.balance(e.from, e.resource) < 0n) {
-        badCount++;
-        flag({ id: idText, problem: 'NEGATIVE_BALANCE', message: `${e.from} holds ${world.balance(e.from, e.resource)} ${e.resource} after this row` });
-      }
-      prevHash = r.hash;
-      lastId = id;
-      lastAt = Math.max(lastAt, at);
-      rows++;
+      PROF.hash += performance.now() - tf;
+      opts.onProgress?.(fold.rows, fold.lastId);
+      tq = performance.now();
     }
-    opts.onProgress?.(rows, lastId);
+    if (process.env.RP_PROF) console.error('PROF', JSON.stringify(Object.fromEntries(Object.entries(PROF).map(([k, v]) => [k, Math.round(v)]))), 'pool', pool?.size ?? 0);
+  } finally {
+    await pool?.close();
   }
+  fold.finish();
+  const { world, minted, burned, lastId, lastAt, rows, badCount } = fold;
+  const prevHash = fold.prevHash;
+  const bad = fold.bad;
   const chainOk = badCount === 0;
   const head = (await db.query<{ last_id: bigint; last_hash: string }>(`SELECT last_id, encode(last_hash, 'hex') AS last_hash FROM ledger_head`)).rows[0];
   const headMatches = head !== undefined && BigInt(head.last_id) === lastId && head.last_hash === prevHash;
@@ -180,59 +151,83 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
   };
 }
 
-function diffBalances(world: MemoryWorld, cache: Array<{ actor: string; resource: string; amount: bigint }>): BalanceDiff[] {
-  const diffs: BalanceDiff[] = [];
-  const seen = new Set<string>();
-  for (const c of cache) {
-    seen.add(`${c.actor}\u0000${c.resource}`);
-    const l = world.balance(c.actor, c.resource);
-    if (l !== BigInt(c.amount)) diffs.push({ actor: c.actor, resource: c.resource, cache: String(c.amount), ledger: l.toString() });
-  }
-  for (const [a, r, v] of world.allBalances()) {
-    if (!seen.has(`${a}\u0000${r}`) && v !== 0n) diffs.push({ actor: a, resource: r, cache: '(missing)', ledger: v.toString() });
-  }
-  return diffs;
-}
-
-/** sha256 over the sorted non-zero balances: equal states have equal checksums on any backend. */
-export function stateChecksum(world: MemoryWorld): string {
-  const h = createHash('sha256');
-  for (const [a, r, v] of world.allBalances()) if (v !== 0n) h.update(`${a}|${r}|${v}\n`);
-  return h.digest('hex').slice(0, 16);
-}
-
-async function writeCache(db: Db, world: MemoryWorld, lastId: bigint, lastHash: string, lastAt: number): Promise<void> {
-  const bal = world.allBalances();
-  await db.transaction(async (tx) => {
-    await tx.query('SELECT 1 FROM ledger_head FOR UPDATE');
-    await tx.query('DELETE FROM balances');
-    await tx.query('INSERT INTO balances (actor, resource, amount) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])', [
-      bal.map((b) => b[0]),
-      bal.map((b) => b[1]),
-      bal.map((b) => b[2].toString()),
-    ]);
-    await tx.query(`UPDATE ledger_head SET last_id = $1, last_hash = decode($2, 'hex'), last_at_ms = $3`, [lastId, lastHash, lastAt]);
-    await tx.query('UPDATE breaker SET open = $1, reason = $2, set_by = $3', [world.breaker.open, world.breaker.reason, world.breaker.by]);
-    await tx.query('DELETE FROM offers');
-    for (const o of world.offers.values()) {
-      await tx.query(
-        `INSERT INTO offers (offer_id, maker, give_resource, give_amount, want_resource, want_amount, counterparty, expires_at_ms, status) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
-        [o.offer_id, o.maker, o.give.resource, o.give.amount, o.want.resource, o.want.amount, o.counterparty, o.expires_at, o.status],
-      );
-    }
-    await tx.query(`INSERT INTO policies (version, policy) VALUES ($1, $2::jsonb) ON CONFLICT (version) DO NOTHING`, [world.policy.version, JSON.stringify(policyToJson(world.policy))]);
-    await tx.query(`INSERT INTO admin_audit (actor, action, details) VALUES ('replay', 'cache_rebuilt', $1::jsonb)`, [JSON.stringify({ last_id: lastId.toString(), checksum: stateChecksum(world) })]);
+/** A row read the original way: hashed here with entryHash itself. */
+function foldRow(fold: Fold, pos: number, r: LedgerRow): void {
+  const amount = r.amount === null ? null : BigInt(r.amount);
+  const at = Number(r.at_ms);
+  const h = entryHash({
+    kind: r.kind as any, from: r.from_actor, to: r.to_actor, resource: r.resource, amount, metadata: JSON.parse(r.metadata),
+    id: BigInt(r.id), proposal_id: r.proposal_id, leg: r.leg, agent: r.agent, validator_version: r.validator_version, executed_at: at, proposal_hash: r.proposal_hash, prev_hash: r.prev_hash,
   });
+  fold.row(pos, String(r.id), String(r.at_ms), r.kind, r.agent, r.from_actor, r.to_actor, r.resource, amount === null ? null : amount.toString(), r.proposal_id, r.metadata, r.prev_hash, r.hash, h === r.hash);
 }
 
-interface CheckpointState {
-  balances: Array<[string, string, string]>;
-  policy: Record<string, unknown>;
-  breaker: { open: boolean; reason: string; by: string | null };
-  offers: Array<Record<string, unknown>>;
-  minted: Record<string, string>;
-  burned: Record<string, string>;
-  last_at_ms: number;
+/**
+ * Fold one page in the text layout; hashes are checked elsewhere. Returns which lines' hash
+ * verdicts are already in: those read on their own (`alone`) and every line from `cutoff` on.
+ */
+async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageReader): Promise<{ alone: Set<number>; cutoff: number }> {
+  const text = page.text;
+  const sep = new Int32Array(FIELDS - 1);
+  const alone = new Set<number>();
+  let prevText = page.after.toString();
+  let prevNum = prevText.length <= 15 ? Number(prevText) : NaN;
+  // Consecutive rows mostly share kind and resource: reuse the string instead of slicing a new one.
+  let kind = '';
+  let resource = '';
+  for (let pos = 0; pos < text.length; ) {
+    const end = splitLine(text, pos, text.length, sep);
+    if (end === -1) {
+      // Fewer fields than the layout prints: a NOT NULL column holds NULL (its constraint was
+      // dropped). The rest of this page the original way.
+      const rest = await reader.rows(fold.lastId, page.last);
+      rest.forEach((r, i) => foldRow(fold, text.length + i, r));
+      return { alone, cutoff: pos };
+    }
+    const idText = text.slice(sep[2] + 1, sep[3]);
+    // The page query aggregates an id-ordered subquery; Postgres feeds an aggregate in that order.
+    const idNum = idText.length <= 15 ? Number(idText) : NaN; // exact: int8 text of at most 15 characters
+    if (idNum === idNum && prevNum === prevNum ? idNum <= prevNum : BigInt(idText) <= BigInt(prevText)) {
+      throw new Error(`replay: ledger page after id ${page.after} arrived out of order`);
+    }
+    prevText = idText;
+    prevNum = idNum;
+    const metaStart = sep[14] + 1;
+    const plain = end - metaStart === 2 && text.charCodeAt(metaStart) === 123 && text.charCodeAt(metaStart + 1) === 125;
+    const meta = plain ? '{}' : text.slice(metaStart, end);
+    if (sep[2] !== sep[1] + 1 || (!plain && !metadataAligned(meta))) {
+      // An empty-string actor/resource, or a '|' inside a text field: this row the original way.
+      const id = BigInt(idText);
+      const rows = await reader.rows(id - 1n, id);
+      if (rows.length !== 1) throw new Error(`replay: ledger row ${id} vanished while it was read`);
+      foldRow(fold, pos, rows[0]);
+      alone.add(pos);
+      pos = end + 1;
+      continue;
+    }
+    if (sep[7] - sep[6] - 1 !== kind.length || !text.startsWith(kind, sep[6] + 1)) kind = text.slice(sep[6] + 1, sep[7]);
+    if (sep[11] - sep[10] - 1 !== resource.length || !text.startsWith(resource, sep[10] + 1)) resource = text.slice(sep[10] + 1, sep[11]);
+    // applyEffect reads the proposal id and agent (like the metadata) only for METADATA_KINDS.
+    const ctx = METADATA_KINDS.has(kind);
+    fold.row(
+      pos, idText, text.slice(sep[3] + 1, sep[4]), kind,
+      ctx ? text.slice(sep[7] + 1, sep[8]) : '',
+      sep[9] === sep[8] + 1 ? null : text.slice(sep[8] + 1, sep[9]),
+      sep[10] === sep[9] + 1 ? null : text.slice(sep[9] + 1, sep[10]),
+      resource === '' ? null : resource,
+      sep[12] === sep[11] + 1 ? null : text.slice(sep[11] + 1, sep[12]),
+      ctx ? text.slice(sep[4] + 1, sep[5]) : '',
+      meta, text.slice(pos, sep[0]), text.slice(sep[0] + 1, sep[1]), undefined,
+    );
+    pos = end + 1;
+  }
+  return { alone, cutoff: text.length };
+}
+
+function idAt(text: string, pos: number): string {
+  const sep = new Int32Array(FIELDS - 1);
+  splitLine(text, pos, text.length, sep);
+  return text.slice(sep[2] + 1, sep[3]);
 }
 
 /** Fold and verify the whole ledger, then record a checkpoint at its head. */
@@ -245,66 +240,4 @@ export async function createCheckpoint(db: Db): Promise<{ entryId: string; check
   const checksum = createHash('sha256').update(text).digest('hex');
   await db.query(`INSERT INTO checkpoints (entry_id, head_hash, state, checksum) VALUES ($1, decode($2, 'hex'), $3::jsonb, $4)`, [world.lastId, world.headHash, text, checksum]);
   return { entryId: world.lastId.toString(), checksum };
-}
-
-async function foldToState(db: Db): Promise<{ state: Omit<CheckpointState, 'last_at_ms'>; lastId: bigint; headHash: string; lastAt: number }> {
-  // The cache was just verified equal to the ledger, so the checkpoint can be taken from it
-  // under the head lock (no writer moves the head meanwhile).
-  return db.transaction(async (tx) => {
-    const h = (await tx.query<any>(`SELECT last_id, encode(last_hash, 'hex') AS last_hash, last_at_ms FROM ledger_head FOR UPDATE`)).rows[0];
-    const bal = await tx.query<any>('SELECT actor, resource, amount FROM balances WHERE amount <> 0 ORDER BY actor, resource');
-    const pol = await tx.query<any>('SELECT policy FROM policies ORDER BY version DESC LIMIT 1');
-    const br = (await tx.query<any>('SELECT open, reason, set_by FROM breaker')).rows[0];
-    const offers = await tx.query<any>(`SELECT offer_id::text AS offer_id, maker, give_resource, give_amount::text AS give_amount, want_resource, want_amount::text AS want_amount, counterparty, expires_at_ms, status FROM offers`);
-    const sums = await tx.query<any>(
-      `SELECT resource, COALESCE(sum(amount) FILTER (WHERE from_actor IS NULL), 0)::text AS minted,
-              COALESCE(sum(amount) FILTER (WHERE to_actor IS NULL), 0)::text AS burned
-       FROM ledger WHERE resource IS NOT NULL GROUP BY resource`,
-    );
-    return {
-      lastId: BigInt(h.last_id),
-      headHash: h.last_hash,
-      lastAt: Number(h.last_at_ms),
-      state: {
-        balances: bal.rows.map((b) => [b.actor, b.resource, String(b.amount)] as [string, string, string]),
-        policy: pol.rows[0]?.policy ?? policyToJson(new MemoryWorld().policy),
-        breaker: { open: br.open, reason: br.reason, by: br.set_by },
-        offers: offers.rows,
-        minted: Object.fromEntries(sums.rows.map((s) => [s.resource, s.minted])),
-        burned: Object.fromEntries(sums.rows.map((s) => [s.resource, s.burned])),
-      },
-    };
-  });
-}
-
-async function loadCheckpoint(db: Queryable): Promise<{ entryId: bigint; headHash: string; state: CheckpointState } | null> {
-  const r = await db.query<any>(`SELECT entry_id, encode(head_hash, 'hex') AS head_hash, state::text AS state, checksum FROM checkpoints ORDER BY entry_id DESC, id DESC LIMIT 1`);
-  if (!r.rows.length) return null;
-  const row = r.rows[0];
-  const state = JSON.parse(row.state) as CheckpointState;
-  // jsonb reorders keys, so the checksum is over the re-serialized object in our own key order.
-  const text = JSON.stringify({ balances: state.balances, policy: state.policy, breaker: state.breaker, offers: state.offers, minted: state.minted, burned: state.burned, last_at_ms: state.last_at_ms });
-  if (createHash('sha256').update(text).digest('hex') !== row.checksum) {
-    throw new GridError('CHAIN_BROKEN', `checkpoint at entry ${row.entry_id} fails its checksum; replay from row 0 instead`);
-  }
-  return { entryId: BigInt(row.entry_id), headHash: row.head_hash, state };
-}
-
-function restoreState(world: MemoryWorld, s: CheckpointState, minted: Map<string, bigint>, burned: Map<string, bigint>) {
-  for (const [a, r, v] of s.balances) world.setBalance(a, r, BigInt(v));
-  world.policy = policyFromJson(s.policy);
-  world.breaker = { ...s.breaker };
-  for (const o of s.offers as any[]) {
-    world.offers.set(o.offer_id, {
-      offer_id: o.offer_id,
-      maker: o.maker,
-      give: { resource: o.give_resource, amount: BigInt(o.give_amount) },
-      want: { resource: o.want_resource, amount: BigInt(o.want_amount) },
-      counterparty: o.counterparty,
-      expires_at: o.expires_at_ms === null ? null : Number(o.expires_at_ms),
-      status: o.status,
-    });
-  }
-  for (const [r, v] of Object.entries(s.minted)) minted.set(r, BigInt(v));
-  for (const [r, v] of Object.entries(s.burned)) burned.set(r, BigInt(v));
 }

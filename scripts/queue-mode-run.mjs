@@ -159,6 +159,9 @@ async function main() {
   mkdirSync(wfDir);
   const src = JSON.parse(readFileSync(join(ROOT, 'workflows', 'trade-loop.json'), 'utf8'));
   const ids = [];
+  // The nodes that send proposals to the ledger (their output items are the writer's answers).
+  const applyNodes = src.nodes.filter((n) => n.type.endsWith('.gridLedger') && n.parameters?.operation === 'apply').map((n) => n.name);
+  if (!applyNodes.length) throw new Error('workflows/trade-loop.json has no Grid Ledger → Apply node');
   for (let k = 0; k < LOOPS; k++) {
     const wf = structuredClone(src);
     wf.id = `gridQmLoop${String(k).padStart(6, '0')}`;
@@ -215,13 +218,16 @@ async function main() {
   await stop(fakes);
 
   // 7. What n8n did: executions by status, which worker ran each, and what Apply answered.
-  const execs = await pg(N8N_DB, `SELECT e.id, e.status, e."workflowId" AS wf, extract(epoch FROM e."stoppedAt" - e."startedAt") * 1000 AS ms, d.data
+  const execs = await pg(N8N_DB, `SELECT e.id, e.status, e."workflowId" AS wf, extract(epoch FROM e."stoppedAt" - e."startedAt") * 1000 AS ms,
+                                         extract(epoch FROM e."startedAt" - e."createdAt") * 1000 AS wait_ms, d.data
                                   FROM execution_entity e LEFT JOIN execution_data d ON d."executionId" = e.id WHERE e."workflowId" = ANY($1)`, [ids]);
   const byStatus = {};
   for (const e of execs) byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
   const perWorker = Object.fromEntries(workers.map((w) => [w.proc.name, (readFileSync(join(work, `${w.proc.name}.log`), 'utf8').match(/Worker finished execution/g) ?? []).length]));
   const durations = execs.filter((e) => e.ms !== null).map((e) => Number(e.ms)).sort((a, b) => a - b);
-  const pct = (p) => (durations.length ? Math.round(durations[Math.min(durations.length - 1, Math.floor(durations.length * p))]) : null);
+  const waits = execs.filter((e) => e.wait_ms !== null).map((e) => Number(e.wait_ms)).sort((a, b) => a - b);
+  const at = (xs, p) => (xs.length ? Math.round(xs[Math.min(xs.length - 1, Math.floor(xs.length * p))]) : null);
+  const pct = (p) => at(durations, p);
   const { parse } = createRequire(process.env.GRID_N8N_BIN)('flatted');
   const answers = new Map(); // proposal_id → outcomes answered by Apply / Record Rejection
   const errors = [];
@@ -229,7 +235,7 @@ async function main() {
     if (!e.data) continue;
     const run = parse(e.data);
     if (run.resultData?.error && errors.length < 5) errors.push({ id: e.id, message: String(run.resultData.error.message).slice(0, 300), node: run.resultData.lastNodeExecuted });
-    for (const node of ['Apply', 'Record Rejection']) {
+    for (const node of applyNodes) {
       for (const task of run.resultData?.runData?.[node] ?? []) {
         for (const item of task.data?.main?.[0] ?? []) {
           const j = item.json;
@@ -240,7 +246,8 @@ async function main() {
     }
   }
   const secs = (runEnd - runStart) / 1000;
-  report.n8n = { executions: execs.length, byStatus, perWorker, perSecond: Math.round((execs.length / secs) * 10) / 10, executionMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99) }, firstErrors: errors };
+  report.n8n = { executions: execs.length, byStatus, perWorker, perSecond: Math.round((execs.length / secs) * 10) / 10, executionMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99) },
+    queueWaitMs: { p50: at(waits, 0.5), p90: at(waits, 0.9), p99: at(waits, 0.99) }, firstErrors: errors };
   check('executions ran', execs.length >= LOOPS, { executions: execs.length });
   check('both worker processes executed workflows', Object.values(perWorker).every((n) => n > 0), perWorker);
   check('every execution succeeded', (byStatus.success ?? 0) === execs.length, byStatus);
@@ -255,6 +262,7 @@ async function main() {
   const [both] = await q(`SELECT count(*)::int AS n FROM (SELECT DISTINCT proposal_id FROM S.ledger) l JOIN S.rejected_proposals r USING (proposal_id)`);
   const [rej] = await q(`SELECT count(*)::int AS n, count(DISTINCT proposal_id)::int AS d, count(*) FILTER (WHERE proposal_id IS NULL)::int AS no_id FROM S.rejected_proposals`);
   const [led] = await q(`SELECT count(*)::int AS rows, count(DISTINCT proposal_id)::int AS proposals, count(*) FILTER (WHERE at >= $1)::int AS during FROM (SELECT proposal_id, executed_at AS at FROM S.ledger) x`, [runStart]);
+  const codes = Object.fromEntries((await q(`SELECT code, count(*)::int AS n FROM S.rejected_proposals GROUP BY code ORDER BY n DESC`)).map((r) => [r.code, r.n]));
   const [legs] = await q(`SELECT count(*)::int AS n FROM (SELECT proposal_id, leg FROM S.ledger GROUP BY 1, 2 HAVING count(*) > 1) d`);
   check('no proposal_id is both applied and rejected', both.n === 0, both);
   check('no proposal_id rejected twice', rej.n - rej.no_id === rej.d, rej);
@@ -273,7 +281,7 @@ async function main() {
   }
   check('every proposal n8n sent was decided, and its answer matches the ledger', answers.size > 0 && mismatched === 0, { proposals: answers.size, mismatched });
   check('every proposal was decided exactly once (no second non-duplicate answer)', decidedTwice === 0, { decidedTwice });
-  report.ledger = { rows: led.rows, appliedProposals: led.proposals, rejectedProposals: rej.n, rowsDuringRun: led.during, headId: v.lastId, fromN8n: { proposals: answers.size, applied, rejected, perSecond: Math.round((answers.size / secs) * 10) / 10 } };
+  report.ledger = { rows: led.rows, appliedProposals: led.proposals, rejectedProposals: rej.n, rowsDuringRun: led.during, rejectionCodes: codes, headId: v.lastId, fromN8n: { proposals: answers.size, applied, rejected, perSecond: Math.round((answers.size / secs) * 10) / 10 } };
   const summary = existsSync(join(work, 'fakes.json.summary.json')) ? JSON.parse(readFileSync(join(work, 'fakes.json.summary.json'), 'utf8')) : {};
   report.alerts = { linearIssues: summary.linearIssues?.length, discordMessages: summary.discordMessages ?? summary.discordTitles?.length, handlerErrors: summary.handlerErrors };
   report.timingsMs.total = ms() - T0;
@@ -289,6 +297,17 @@ try {
 } finally {
   killAll();
   if (!KEEP) {
+    // Bull leaves a few keys (job id counter, stalled-check) under this run's prefix.
+    try {
+      const Redis = createRequire(process.env.GRID_N8N_BIN)('ioredis');
+      const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
+      await r.connect();
+      const keys = [];
+      let cursor = '0';
+      do { const [c, k] = await r.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000); cursor = c; keys.push(...k); } while (cursor !== '0' && keys.length < 100_000);
+      if (keys.length) await r.del(...keys);
+      await r.quit();
+    } catch (e) { log(`could not clean Redis keys ${PREFIX}:*: ${e.message}`); }
     await pg('postgres', `DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => {});
     await pg('postgres', `DROP DATABASE IF EXISTS ${N8N_DB} WITH (FORCE)`).catch(() => {});
     if (report?.ok) rmSync(work, { recursive: true, force: true });

@@ -85,6 +85,8 @@ export class ArtifactBook {
    */
   apply(e: Effect, ctx: { proposal_id: string; agent: string }): string | null {
     const m = e.metadata as Record<string, any>;
+    // A fold that skips parsing metadata (db/replay/fold.ts, for speed) passes {}: nothing to apply.
+    if (m.artifact_id === undefined && m.listing_id === undefined && m.principal === undefined) return null;
     switch (e.kind) {
       case 'artifact_write': {
         const prev = this.artifacts.get(String(m.artifact_id));

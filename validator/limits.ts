@@ -276,6 +276,17 @@ export const LIMITS = {
     /** A `receivedAt` a webhook item may claim, relative to now (seconds): bounds how late an n8n retry may act. */
     maxWebhookItemAgeSeconds: 7 * 24 * 60 * 60,
   },
+  replay: {
+    /** Rows in replay's first page; later pages are sized to about `pageChars` characters. */
+    firstPageRows: 4_096,
+    minPageRows: 256,
+    /** Characters per page text (one string per page; V8 caps a string at ≈5·10^8). */
+    pageChars: 16 * 1024 * 1024,
+    /** Verify workers hash in parallel only from this many rows in a page: a worker costs tens of ms to start. */
+    workerMinRows: 20_000,
+    /** Upper bound on verify workers (else os.availableParallelism()). */
+    maxWorkers: 4,
+  },
 } as const;
 
 export type Limits = typeof LIMITS;

@@ -79,7 +79,7 @@ export function genesisCall(s: HostSnapshot, call: GenesisCall): GenesisOutcome 
     case 'genesis:store.get_artifact_info':
       return info(s, String(a.artifact_id), q);
     case 'genesis:event_log.read':
-      return answer(q([offset, limit], async () => (await s.db.query(`SELECT id::text AS id, proposal_id, leg, kind, agent, from_actor, to_actor, resource, amount::text AS amount, at_ms::text AS at_ms FROM ledger_feed WHERE id > $1 ORDER BY id LIMIT $2`, [offset, limit])).rows));
+      return answer(q([offset, limit], async () => (await s.db.query(`SELECT f.id::text AS id, f.proposal_id, f.leg, f.kind, f.agent, f.from_actor, f.to_actor, f.resource, f.amount::text AS amount, f.at_ms::text AS at_ms FROM ledger_feed f WHERE f.id > $1 ORDER BY f.id LIMIT $2`, [offset, limit])).rows));
     case 'genesis:escrow.list_active':
       return answer(q([offset, limit], async () => (await s.db.query(`SELECT listing_id, artifact_id, seller, price::text AS price, test_artifact, test_method FROM escrow_listings WHERE status = 'open' ORDER BY opened_entry OFFSET $1 LIMIT $2`, [offset, limit])).rows));
     case 'genesis:escrow.get_listing': {

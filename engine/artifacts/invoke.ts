@@ -89,10 +89,11 @@ export interface Run {
 }
 
 /** Run until the host had everything the run asked for (or the round limit). */
-export async function runWithSnapshot(db: Queryable, req: { artifactId: string; method: string; args?: unknown; invoker: string; now: number; seed?: number }, opts: { evaluation?: boolean; charge?: boolean } = {}): Promise<Run> {
+export async function runWithSnapshot(db: Queryable, req: { artifactId: string; method: string; args?: unknown; invoker: string; now: number; seed?: number }, opts: { evaluation?: boolean; charge?: boolean; resources?: string[] } = {}): Promise<Run> {
   const rt = artifactRuntime(db);
   await rt.executor.ready();
   const snap = new HostSnapshot(db, rt.contents);
+  if (opts.resources) snap.knownResources(opts.resources);
   snap.prefetch([req.artifactId], [req.invoker, req.artifactId]);
   await snap.fill();
   for (;;) {
@@ -110,11 +111,17 @@ export async function runWithSnapshot(db: Queryable, req: { artifactId: string; 
 export async function invokeArtifact(o: InvokeOptions): Promise<InvokeResponse> {
   const attestor = await systemActor(o.db);
   if (!attestor) return artifactError('EXECUTION_ERROR', 'No system actor is registered to record sandbox runs.', { reason: 'NO_SYSTEM_ACTOR' });
-  const g = (await o.db.query<{ open: boolean; reason: string; kind: string | null }>('SELECT open, reason, (SELECT kind FROM actors WHERE id = $1) AS kind FROM breaker', [o.invoker])).rows[0];
+  // One round trip for the breaker, the invoker's kind and the resource registry.
+  const g = (
+    await o.db.query<{ open: boolean; reason: string; kind: string | null; resources: string[] | null }>(
+      'SELECT open, reason, (SELECT kind FROM actors WHERE id = $1) AS kind, (SELECT array_agg(id) FROM resources) AS resources FROM breaker',
+      [o.invoker],
+    )
+  ).rows[0];
   if (g?.open && g.kind === 'agent') return artifactError('CIRCUIT_OPEN', `Agent trading is halted: ${g.reason}`, { reason: g.reason });
   const now = o.now ?? Date.now();
   for (let attempt = 0; ; attempt++) {
-    const run = await runWithSnapshot(o.db, { artifactId: o.artifactId, method: o.method, args: o.args, invoker: o.invoker, now, seed: o.seed });
+    const run = await runWithSnapshot(o.db, { artifactId: o.artifactId, method: o.method, args: o.args, invoker: o.invoker, now, seed: o.seed }, { resources: g?.resources ?? [] });
     const { outcome } = run;
     const info = { metrics: outcome.metrics, events: outcome.events };
     if (!run.complete) return artifactError('EXECUTION_ERROR', 'The run needed more host data than one invoke may load; try again.', { reason: 'HOST_FETCH_LIMIT' }, 1);

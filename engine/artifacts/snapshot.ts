@@ -129,7 +129,11 @@ export class HostSnapshot {
     if (this.resources === null) this.want.resources = true;
   }
 
-  /** Load everything wanted. */
+  /**
+   * Load everything wanted, in two steps: what was asked for, then what the artifacts just loaded
+   * imply (their content, and the actor who earns their price) — so a warm call of an artifact
+   * is one round, not two.
+   */
   async fill(): Promise<void> {
     this.rounds++;
     const w = this.want;
@@ -150,13 +154,20 @@ export class HostSnapshot {
     if (needResources) tasks.push(this.db.query<{ id: string }>('SELECT id FROM resources').then((r) => (this.resources = new Set(r.rows.map((x) => x.id)))));
     for (const [k, load] of queries) tasks.push(load().then((v) => this.queries.set(k, v)));
     await Promise.all(tasks);
-    // Contents last: the artifacts just loaded name the hashes.
+    const then: Array<Promise<unknown>> = [];
     const hashes = [...w.contents].filter((h) => this.contents.get(h) === undefined);
     w.contents.clear();
     if (hashes.length) {
-      const r = await this.db.query<{ hash: string; content: string }>('SELECT hash, content FROM artifact_blobs WHERE hash = ANY($1::text[])', [hashes]);
-      for (const row of r.rows) this.contents.set(row.hash, row.content);
+      then.push(
+        this.db.query<{ hash: string; content: string }>('SELECT hash, content FROM artifact_blobs WHERE hash = ANY($1::text[])', [hashes]).then((r) => {
+          for (const row of r.rows) this.contents.set(row.hash, row.content);
+        }),
+      );
     }
+    const payees = [...w.actors].filter((a) => !this.actors.has(a));
+    w.actors.clear();
+    if (payees.length) then.push(this.loadActors(payees));
+    await Promise.all(then);
   }
 
   private async loadArtifacts(ids: string[]): Promise<void> {
@@ -172,20 +183,33 @@ export class HostSnapshot {
       this.artifacts.set(a.id, a);
       if (a.listing) listed.push(a.listing);
       if (!a.deleted && this.contents.get(a.content_hash) === undefined) this.want.contents.add(a.content_hash);
+      if (!this.actors.has(a.owner)) this.want.actors.add(a.owner);
     }
     if (listed.length) {
       const l = await this.db.query<any>('SELECT listing_id::text AS listing_id, artifact_id, seller, escrow, price::text AS price, test_artifact, test_method, test_rev, rev, status, buyer FROM artifact_listings WHERE listing_id = ANY($1::uuid[])', [listed]);
-      for (const row of l.rows) this.listings.set(row.listing_id, listingFromRow(row));
+      for (const row of l.rows) {
+        const x = listingFromRow(row);
+        this.listings.set(x.listing_id, x);
+        if (!this.actors.has(x.seller)) this.want.actors.add(x.seller);
+      }
     }
   }
 
+  /** Kinds and balances of actors (or artifacts, which hold balances too) in one round trip. */
   private async loadActors(ids: string[]): Promise<void> {
-    const [kinds, bal] = await Promise.all([
-      this.db.query<{ id: string; kind: string }>('SELECT id, kind FROM actors WHERE id = ANY($1::text[])', [ids]),
-      this.db.query<{ actor: string; resource: string; amount: bigint }>('SELECT actor, resource, amount FROM balances WHERE actor = ANY($1::text[])', [ids]),
-    ]);
-    for (const id of ids) this.actors.set(id, null);
-    for (const k of kinds.rows) this.actors.set(k.id, k.kind);
-    for (const b of bal.rows) this.balances.set(key(b.actor, b.resource), BigInt(b.amount));
+    const r = await this.db.query<{ id: string; kind: string | null; resource: string | null; amount: bigint | null }>(
+      `SELECT x.id, a.kind, b.resource, b.amount FROM unnest($1::text[]) AS x(id)
+       LEFT JOIN actors a ON a.id = x.id LEFT JOIN balances b ON b.actor = x.id`,
+      [ids],
+    );
+    for (const row of r.rows) {
+      this.actors.set(row.id, row.kind ?? null);
+      if (row.resource !== null && row.amount !== null) this.balances.set(key(row.id, row.resource), BigInt(row.amount));
+    }
+  }
+
+  /** The registered resources, when the caller already read them (saves a round trip). */
+  knownResources(ids: string[]): void {
+    this.resources = new Set(ids);
   }
 }

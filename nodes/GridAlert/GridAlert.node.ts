@@ -22,8 +22,8 @@ import {
 import { AlertDispatcher, DiscordChannel, LinearChannel, type AlertChannel, type RoundReport, type Severity } from '../../engine/alerts';
 import type { Db } from '../../db/adapter';
 import { LIMITS } from '../../validator/limits';
-import { CRED, databaseSettings, discordSettings, linearSettings } from '../shared/credentials';
-import { GRID_DB_TEST, gridDatabaseConnectionTest } from '../shared/credential-test';
+import { databaseSettings, discordSettings, linearSettings } from '../shared/credentials';
+import { gridDatabaseConnectionTest } from '../shared/credential-test';
 import { gridDb } from '../shared/grid-db';
 import { out, toNodeError } from '../shared/items';
 
@@ -59,9 +59,9 @@ export class GridAlert implements INodeType {
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
     credentials: [
-      { name: CRED.database, required: true, testedBy: GRID_DB_TEST },
-      { name: CRED.linear, required: true, displayOptions: { show: { channels: ['linear'] } } },
-      { name: CRED.discord, required: true, displayOptions: { show: { channels: ['discord'] } } },
+      { name: 'gridDatabaseApi', required: true, testedBy: 'gridDatabaseConnectionTest' },
+      { name: 'gridLinearApi', required: true, displayOptions: { show: { channels: ['linear'] } } },
+      { name: 'gridDiscordWebhookApi', required: true, displayOptions: { show: { channels: ['discord'] } } },
     ],
     properties: [
       {
@@ -97,7 +97,7 @@ export class GridAlert implements INodeType {
     ],
   };
 
-  methods = { credentialTest: { [GRID_DB_TEST]: gridDatabaseConnectionTest } };
+  methods = { credentialTest: { gridDatabaseConnectionTest } };
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const items = this.getInputData();

@@ -11,11 +11,17 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { Executor } from '../../sandbox/executor';
 import { readWorldState, type WorldSnapshot } from '../../engine/world-state';
-import { CRED, databaseSettings } from '../shared/credentials';
-import { GRID_DB_TEST, gridDatabaseConnectionTest } from '../shared/credential-test';
+import { databaseSettings } from '../shared/credentials';
+import { gridDatabaseConnectionTest } from '../shared/credential-test';
 import { gridDb } from '../shared/grid-db';
 import { jsonParam, perItem } from '../shared/items';
 import { SnapshotHost } from './snapshot-host';
+// Ledger-backed operations (invoke / write a stored artifact): actions/ledger.ts (artifact-economy helper).
+import { OPERATION, invokeStored, writeStored } from './actions/ledger';
+
+const INLINE = { show: { operation: ['runInline'] } };
+const CALL = { show: { operation: ['runInline', 'invoke'] } };
+const CODE = { show: { operation: ['runInline', 'write'] } };
 
 const EXAMPLE = `var methods = {
   sum(args) { return args.xs.reduce((a, b) => a + b, 0); },
@@ -34,10 +40,11 @@ export class GridArtifact implements INodeType {
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: CRED.database, required: true, testedBy: GRID_DB_TEST, displayOptions: { show: { worldFrom: ['database'] } } }],
+    credentials: [{ name: 'gridDatabaseApi', required: true, testedBy: 'gridDatabaseConnectionTest', displayOptions: { hide: { worldFrom: ['none', 'parameter'] } } }],
     properties: [
+      OPERATION,
       { displayName: 'Artifact ID', name: 'artifactId', type: 'string', default: 'inline', required: true },
-      { displayName: 'Code', name: 'code', type: 'string', typeOptions: { rows: 8 }, default: EXAMPLE, required: true, description: 'A classic script defining `var methods = { … }`' },
+      { displayName: 'Code', name: 'code', type: 'string', typeOptions: { rows: 8 }, default: EXAMPLE, required: true, description: 'A classic script defining `var methods = { … }`', displayOptions: CODE },
       {
         displayName: 'Interface',
         name: 'interface',
@@ -45,33 +52,38 @@ export class GridArtifact implements INodeType {
         default: JSON.stringify({ tools: [{ name: 'sum', description: 'Adds numbers', inputSchema: { type: 'object', required: ['xs'], properties: { xs: { type: 'array' } } } }] }, null, 2),
         required: true,
         description: 'MCP-style { tools: [{ name, description, inputSchema }] }; only these methods can be called',
+        displayOptions: CODE,
       },
-      { displayName: 'Method', name: 'method', type: 'string', default: 'sum', required: true },
-      { displayName: 'Arguments', name: 'args', type: 'json', default: '{ "xs": [1, 2, 3] }' },
-      { displayName: 'Invoker', name: 'invoker', type: 'string', default: 'alice', required: true, description: 'The actor making the call (pays the invoke price)' },
-      { displayName: 'Owner', name: 'owner', type: 'string', default: 'alice', description: 'Receives the invoke price' },
-      { displayName: 'Invoke Price', name: 'price', type: 'string', default: '0', description: 'Credits the invoker pays the owner per successful call (whole number)' },
+      { displayName: 'Method', name: 'method', type: 'string', default: 'sum', required: true, displayOptions: CALL },
+      { displayName: 'Arguments', name: 'args', type: 'json', default: '{ "xs": [1, 2, 3] }', displayOptions: CALL },
+      { displayName: 'Invoker', name: 'invoker', type: 'string', default: 'alice', required: true, description: 'The actor making the call (pays the invoke price)', displayOptions: CALL },
+      { displayName: 'Owner', name: 'owner', type: 'string', default: 'alice', description: 'Receives the invoke price', displayOptions: CODE },
+      { displayName: 'Invoke Price', name: 'price', type: 'string', default: '0', description: 'Credits the invoker pays the owner per successful call (whole number)', displayOptions: CODE },
       {
         displayName: 'World State From',
         name: 'worldFrom',
         type: 'options',
         default: 'none',
+        displayOptions: INLINE,
         options: [
           { name: 'Database', value: 'database', description: 'A fresh snapshot through the Grid Database credential' },
           { name: 'None', value: 'none', description: 'Empty world, every balance 0' },
           { name: 'Parameter', value: 'parameter' },
         ],
       },
-      { displayName: 'World State', name: 'world', type: 'json', default: '={{ $json }}', displayOptions: { show: { worldFrom: ['parameter'] } } },
+      { displayName: 'World State', name: 'world', type: 'json', default: '={{ $json }}', displayOptions: { show: { operation: ['runInline'], worldFrom: ['parameter'] } } },
     ],
   };
 
-  methods = { credentialTest: { [GRID_DB_TEST]: gridDatabaseConnectionTest } };
+  methods = { credentialTest: { gridDatabaseConnectionTest } };
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     let fetched: Promise<WorldSnapshot> | undefined;
     return [
       await perItem(this, async (i) => {
+        const operation = this.getNodeParameter('operation', i, 'runInline') as string;
+        if (operation === 'invoke') return invokeStored(this, i);
+        if (operation === 'write') return writeStored(this, i);
         const from = this.getNodeParameter('worldFrom', i) as string;
         let world: WorldSnapshot | null = null;
         if (from === 'database') world = await (fetched ??= databaseSettings(this).then(gridDb).then(({ db }) => readWorldState(db)));

@@ -6,8 +6,7 @@
 import { NodeConnectionTypes, NodeOperationError, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { OPERATIONS } from './actions';
 import { connection } from './actions/common';
-import { CRED } from '../shared/credentials';
-import { GRID_DB_TEST, gridDatabaseConnectionTest } from '../shared/credential-test';
+import { gridDatabaseConnectionTest } from '../shared/credential-test';
 
 export class GridLedger implements INodeType {
   description: INodeTypeDescription = {
@@ -23,8 +22,8 @@ export class GridLedger implements INodeType {
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
     credentials: [
-      { name: CRED.database, required: true, testedBy: GRID_DB_TEST },
-      { name: CRED.linear, required: true, displayOptions: { show: { operation: ['recordLinearDecision'] } } },
+      { name: 'gridDatabaseApi', required: true, testedBy: 'gridDatabaseConnectionTest' },
+      { name: 'gridLinearApi', required: true, displayOptions: { show: { operation: ['recordLinearDecision'] } } },
     ],
     properties: [
       {
@@ -39,7 +38,7 @@ export class GridLedger implements INodeType {
     ],
   };
 
-  methods = { credentialTest: { [GRID_DB_TEST]: gridDatabaseConnectionTest } };
+  methods = { credentialTest: { gridDatabaseConnectionTest } };
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string;

@@ -16,7 +16,7 @@ import {
   type IWebhookResponseData,
 } from 'n8n-workflow';
 import { verifyLinearSignature } from '../../engine/hitl/verify';
-import { CRED, linearSettings } from '../shared/credentials';
+import { linearSettings } from '../shared/credentials';
 
 export class GridLinearTrigger implements INodeType {
   description: INodeTypeDescription = {
@@ -31,7 +31,7 @@ export class GridLinearTrigger implements INodeType {
     defaults: { name: 'Grid Linear Trigger' },
     inputs: [],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: CRED.linear, required: true }],
+    credentials: [{ name: 'gridLinearApi', required: true }],
     // responseData '' (not n8n's default 'firstEntryJson', which is sent back verbatim in
     // onReceived mode): the answer is then the `webhookResponse` of webhook() below.
     webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', responseData: '', path: 'grid-linear' }],
@@ -61,7 +61,8 @@ export class GridLinearTrigger implements INodeType {
     };
     const verdict = verifyLinearSignature(raw, header('linear-signature'), webhookSecret);
     if (!verdict.ok) return deny(verdict.code === 'WEBHOOK_MALFORMED' ? 400 : 401, verdict.code, verdict.message);
-    const p = verdict.payload as Record<string, any>;
+    // The fields of Linear's Issue webhook payload the workflow branches on (signature checked above).
+    const p = verdict.payload as { type?: string; action?: string; data?: { identifier?: string; state?: { name?: string } } };
     return {
       webhookResponse: { ok: true, accepted: header('linear-delivery') ?? null },
       workflowData: [

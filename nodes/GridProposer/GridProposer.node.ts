@@ -3,7 +3,6 @@
  * Validator (pre-check) and the Grid Ledger's Apply (the decision).
  */
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
-import { CRED } from '../shared/credentials';
 import { sharedProperties } from './actions/common';
 import { geminiProperties, runGemini } from './actions/gemini';
 import { runScripted, scriptedProperties } from './actions/scripted';
@@ -21,7 +20,7 @@ export class GridProposer implements INodeType {
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: CRED.gemini, required: true, displayOptions: { show: { operation: ['gemini'] } } }],
+    credentials: [{ name: 'gridGeminiApi', required: true, displayOptions: { show: { operation: ['gemini'] } } }],
     properties: [
       {
         displayName: 'Operation',

@@ -13,8 +13,8 @@ import {
 } from 'n8n-workflow';
 import { LAW_VERSION, validate } from '../../validator';
 import { readWorldState, worldFromSnapshot, type WorldSnapshot } from '../../engine/world-state';
-import { CRED, databaseSettings } from '../shared/credentials';
-import { GRID_DB_TEST, gridDatabaseConnectionTest } from '../shared/credential-test';
+import { databaseSettings } from '../shared/credentials';
+import { gridDatabaseConnectionTest } from '../shared/credential-test';
 import { gridDb } from '../shared/grid-db';
 import { failed, jsonParam, out, toNodeError } from '../shared/items';
 
@@ -32,7 +32,7 @@ export class GridValidator implements INodeType {
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
     outputNames: ['Valid', 'Rejected'],
-    credentials: [{ name: CRED.database, required: true, testedBy: GRID_DB_TEST, displayOptions: { show: { snapshotSource: ['database'] } } }],
+    credentials: [{ name: 'gridDatabaseApi', required: true, testedBy: 'gridDatabaseConnectionTest', displayOptions: { show: { snapshotSource: ['database'] } } }],
     properties: [
       {
         displayName: 'Proposal',
@@ -60,12 +60,13 @@ export class GridValidator implements INodeType {
         default: '={{ $json.world }}',
         required: true,
         displayOptions: { show: { snapshotSource: ['parameter'] } },
+        // eslint-disable-next-line n8n-nodes-base/node-param-description-miscased-json -- `.json` is n8n's expression syntax in the example, not the word JSON
         description: "The snapshot, e.g. <code>{{ $('Get World State').first().json }}</code>",
       },
     ],
   };
 
-  methods = { credentialTest: { [GRID_DB_TEST]: gridDatabaseConnectionTest } };
+  methods = { credentialTest: { gridDatabaseConnectionTest } };
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const items = this.getInputData();

@@ -2,6 +2,10 @@
  * Credential names and typed readers. The credential TYPE names carry a `grid` prefix because
  * n8n's credential types share one namespace across all installed packages: `linearApi` or
  * `discordWebhookApi` would collide with n8n-nodes-base's own.
+ *
+ * Node descriptions spell these names as string literals (`credentials: [{ name: 'gridLinearApi' }]`)
+ * rather than through CRED: n8n's lint (valid-credential-references, credential-test-required)
+ * checks them against package.json's credentials only when it can read a literal.
  */
 import type { ICredentialDataDecryptedObject, IExecuteFunctions, ITriggerFunctions, IWebhookFunctions } from 'n8n-workflow';
 import type { GridDbSettings } from './grid-db';

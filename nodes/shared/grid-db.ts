@@ -119,6 +119,7 @@ async function connect(s: GridDbSettings, key: string): Promise<GridDb> {
     await migrate(db);
   } catch (e) {
     await closeQuietly(db);
+    // eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- no node context here; perItem/toNodeError (shared/items.ts) wrap it in a NodeOperationError with its code and itemIndex
     throw e;
   }
   return { key, db, writer: new LedgerWriter(db) };

@@ -88,6 +88,7 @@ export const waitForBreakerReset: LedgerOperation = {
       name: 'waitIf',
       type: 'boolean',
       default: true,
+      // eslint-disable-next-line n8n-nodes-base/node-param-description-miscased-json -- `.json` is n8n's expression syntax in the example, not the word JSON
       description:
         "Whether to wait at all for this item, e.g. <code>{{ $('Check Levels').item.json.tripped }}</code> to wait only after a trip made by this execution (not on every run while the breaker stays open)",
     },

@@ -33,12 +33,13 @@ export const sharedProperties: INodeProperties[] = [
     name: 'seed',
     type: 'string',
     default: 'n8n',
-    description: 'Keys every random choice and proposal id: same seed, tick and world give the same proposals',
+    description: 'Keys every random choice and proposal ID: same seed, tick and world give the same proposals',
   },
   {
     displayName: 'Tick',
     name: 'tick',
     type: 'number',
+    // eslint-disable-next-line n8n-nodes-base/node-param-default-wrong-for-number -- an expression on purpose: a fixed number would repeat the same proposal ids on every run
     default: '={{ $now.toMillis() }}',
     description: 'Period number this proposal is for. Default: the current time in ms, so every run proposes afresh.',
   },

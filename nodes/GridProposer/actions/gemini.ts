@@ -26,8 +26,10 @@ export const geminiProperties: INodeProperties[] = [
     displayOptions: show,
     options: [
       { displayName: 'Charge LLM Budget', name: 'charge', type: 'boolean', default: true, description: "Whether to emit each call's token charge as a burn proposal (when the grid tracks llm_budget)" },
+      // eslint-disable-next-line n8n-nodes-base/node-param-default-missing -- the default is LIMITS.llm.maxAttempts (every limit lives in validator/limits.ts); the rule sees only literals
       { displayName: 'Max Attempts', name: 'maxAttempts', type: 'number', default: LIMITS.llm.maxAttempts, typeOptions: { minValue: 1, maxValue: LIMITS.llm.maxAttempts } },
       { displayName: 'Temperature', name: 'temperature', type: 'number', default: 1, typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 2 } },
+      // eslint-disable-next-line n8n-nodes-base/node-param-default-missing -- the default is LIMITS.llm.requestTimeoutMs; the rule sees only literals
       { displayName: 'Timeout (Ms)', name: 'timeoutMs', type: 'number', default: LIMITS.llm.requestTimeoutMs, typeOptions: { minValue: 1, maxValue: LIMITS.llm.requestTimeoutMs } },
     ],
   },
