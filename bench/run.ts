@@ -6,7 +6,7 @@
  *
  * Options (env): BENCH_SECONDS (per throughput point, default 8), BENCH_REPLAY_ROWS (default
  * 300000), BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_ONLY
- * (comma list of: postgres,pglite,pgbench,sandbox,multiwriter).
+ * (comma list of: postgres,pglite,pgbench,sandbox,multiwriter,artifacts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ async function main() {
   const pgUrl = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const seconds = Number(process.env.BENCH_SECONDS ?? 8);
   const replayRows = Number(process.env.BENCH_REPLAY_ROWS ?? 300_000);
-  const only = new Set((process.env.BENCH_ONLY ?? 'pgbench,postgres,pglite,sandbox,multiwriter').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? 'pgbench,postgres,pglite,sandbox,multiwriter,artifacts').split(','));
   const log = (l: string) => process.stderr.write(l + '\n');
   const report: Record<string, any> = {
     at: new Date().toISOString(),
@@ -64,6 +64,15 @@ async function main() {
       report.sandbox = await mod.benchSandbox();
     } catch (e: any) {
       report.sandbox = { error: String(e?.message ?? e) };
+    }
+  }
+  if (only.has('artifacts')) {
+    // Warm invoke through the full ledger path (bench/artifacts.ts, artifact-economy helper).
+    try {
+      log('artifacts (invoke through the ledger)…');
+      report.artifacts = await require('./artifacts').benchArtifacts({ pgUrl });
+    } catch (e: any) {
+      report.artifacts = { error: String(e?.message ?? e) };
     }
   }
   const dir = join(process.cwd(), 'bench-results');

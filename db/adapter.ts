@@ -71,7 +71,10 @@ async function openPostgres(url: string, schema: string, opts: DbOptions): Promi
   const int8 = (v: string) => BigInt(v);
   const setup = new Pool({ connectionString: url, max: 1 });
   try {
-    await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    // Look first: CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even
+    // when the schema exists, which would lock read-only logins (the bridge) out.
+    const found = await setup.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (found.rowCount === 0) await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   } catch (e: any) {
     // Concurrent creators race on the catalog; the schema exists either way.
     if (e.code !== '23505' && e.code !== '42P06') throw e;

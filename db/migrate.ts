@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Db } from './adapter';
+import { GridError } from './errors';
 
 export interface Migration {
   version: number;
@@ -79,3 +80,20 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<Mi
   });
 }
 
+
+/**
+ * Read-only check that the schema is migrated, for commands that must work under a read-only
+ * role (verify, status, replay --dry-run): they never create or alter anything.
+ */
+export async function assertMigrated(db: Db, migrations = loadMigrations()): Promise<void> {
+  let current = 0;
+  try {
+    const r = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+    current = Number(r.rows[0]?.v ?? 0);
+  } catch (e: any) {
+    if (e?.code !== '42P01' && !/schema_migrations/.test(String(e?.message))) throw e;
+  }
+  if (current < migrations.length) {
+    throw new GridError('NOT_INITIALIZED', `schema ${db.schema} is at migration ${current} of ${migrations.length}: run "grid init" (or any writing command) first`);
+  }
+}

@@ -37,7 +37,15 @@ function killAll(signal = 'SIGKILL') {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) try { process.kill(-c.pid, signal); } catch { /* gone */ }
 }
 process.on('exit', () => killAll());
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { log(`${s}: stopping everything`); killAll(); process.exit(130); });
+for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(s, async () => {
+    log(`${s}: stopping everything`);
+    killAll();
+    // Bounded: a hung database must not keep an interrupted run alive.
+    await Promise.race([cleanup({ ok: false, error: `interrupted by ${s}` }), sleep(15_000)]);
+    process.exit(130);
+  });
+}
 
 function start(name, cmd, args, env) {
   const fd = openSync(join(work, `${name}.log`), 'w');
@@ -289,30 +297,36 @@ async function main() {
   return report;
 }
 
+/** Drops what this run created (unless GRID_QM_KEEP=1); a failed run keeps its logs. */
+async function cleanup(report) {
+  killAll();
+  if (KEEP) {
+    report.logs = work;
+    return;
+  }
+  // Bull leaves a few keys (job id counter, stalled-check) under this run's prefix.
+  try {
+    const Redis = createRequire(process.env.GRID_N8N_BIN)('ioredis');
+    const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
+    await r.connect();
+    const keys = [];
+    let cursor = '0';
+    do { const [c, k] = await r.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000); cursor = c; keys.push(...k); } while (cursor !== '0' && keys.length < 100_000);
+    if (keys.length) await r.del(...keys);
+    await r.quit();
+  } catch (e) { log(`could not clean Redis keys ${PREFIX}:*: ${e.message}`); }
+  await pg('postgres', `DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => {});
+  await pg('postgres', `DROP DATABASE IF EXISTS ${N8N_DB} WITH (FORCE)`).catch(() => {});
+  if (report.ok) rmSync(work, { recursive: true, force: true });
+  else report.logs = work;
+}
+
 let report;
 try {
   report = await main();
 } catch (e) {
   report = { ok: false, error: String(e?.stack ?? e), work };
-} finally {
-  killAll();
-  if (!KEEP) {
-    // Bull leaves a few keys (job id counter, stalled-check) under this run's prefix.
-    try {
-      const Redis = createRequire(process.env.GRID_N8N_BIN)('ioredis');
-      const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
-      await r.connect();
-      const keys = [];
-      let cursor = '0';
-      do { const [c, k] = await r.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000); cursor = c; keys.push(...k); } while (cursor !== '0' && keys.length < 100_000);
-      if (keys.length) await r.del(...keys);
-      await r.quit();
-    } catch (e) { log(`could not clean Redis keys ${PREFIX}:*: ${e.message}`); }
-    await pg('postgres', `DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => {});
-    await pg('postgres', `DROP DATABASE IF EXISTS ${N8N_DB} WITH (FORCE)`).catch(() => {});
-    if (report?.ok) rmSync(work, { recursive: true, force: true });
-    else report.logs = work; // a failed run keeps its logs
-  } else report.logs = work;
 }
+await cleanup(report);
 process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 process.exit(report.ok ? 0 : 1);

@@ -150,7 +150,7 @@ forEachBackend('artifacts: nested invoke with payments through the ledger', (b) 
     await assertSound(g.db);
   });
 
-  it('GIVEN access policies WHEN a stranger calls a private artifact THEN ACCESS_DENIED; an allow-listed caller and the owner succeed', async () => {
+  it('GIVEN access policies WHEN a stranger calls a private artifact THEN ACCESS_DENIED; an allow-listed caller and the owner succeed; an unregistered invoker is NOT_FOUND', async () => {
     const g = await artifactGrid(b);
     await code(g, 'bob', 'priv', `var methods = { go() { return 'mine'; } };`, { access: { mode: 'private' } });
     await code(g, 'bob', 'club', `var methods = { go() { return 'member'; } };`, { access: { mode: 'allow', allow: ['carol'] } });
@@ -158,6 +158,8 @@ forEachBackend('artifacts: nested invoke with payments through the ledger', (b) 
     failed(await invoke(g, 'alice', 'club'), 'ACCESS_DENIED');
     assert.equal(ok(await invoke(g, 'carol', 'club')), 'member');
     assert.equal(ok(await invoke(g, 'bob', 'priv')), 'mine');
+    failed(await invoke(g, 'zed', 'club'), 'NOT_FOUND');
+    assert.equal((await g.db.query<any>(`SELECT count(*)::int AS n FROM invocations WHERE caller = 'zed'`)).rows[0].n, 0, 'an unknown invoker runs nothing');
   });
 
   it('GIVEN a rate limit of 3 actions WHEN alice invokes a fourth time in the window THEN RATE_LIMITED with retry_after, because runs are her actions', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from '../commands';
 import { configFromEnv, openFromConfig, describeDb } from '../config';
-import { migrate } from '../../db/migrate';
+import { assertMigrated } from '../../db/migrate';
 import { readWorldState } from '../../engine/world-state';
 
 export const statusCommand: Command = {
@@ -13,7 +13,7 @@ export const statusCommand: Command = {
     const cfg = configFromEnv();
     const db = await openFromConfig(cfg);
     try {
-      await migrate(db);
+      await assertMigrated(db);
       const w = await readWorldState(db);
       if (v.json) {
         process.stdout.write(JSON.stringify(w, null, 2) + '\n');

@@ -1,7 +1,7 @@
 import type { Command } from '../commands';
 import { configFromEnv, openFromConfig } from '../config';
 import { replay } from '../../db/replay';
-import { migrate } from '../../db/migrate';
+import { assertMigrated } from '../../db/migrate';
 import { printReport, progress } from './replay';
 
 export const verifyCommand: Command = {
@@ -16,7 +16,7 @@ export const verifyCommand: Command = {
   async run(v) {
     const db = await openFromConfig(configFromEnv());
     try {
-      await migrate(db);
+      await assertMigrated(db);
       const r = await replay(db, { dryRun: true, fromCheckpoint: Boolean(v['from-checkpoint']), onProgress: progress() });
       if (process.stderr.isTTY) process.stderr.write('\n');
       const ok = r.chainOk && r.cacheMatches && r.headMatches && Object.values(r.conservation).every((c) => c.ok);

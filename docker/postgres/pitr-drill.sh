@@ -6,6 +6,7 @@
 #   3. more transfers, then a disaster (DROP SCHEMA grid CASCADE)
 #   4. restore the base backup + archived WAL up to T (recovery_target_time)
 #   5. `grid verify` passes and the chain head is exactly the one at T
+#   6. pg_dump -Fc of the restored ledger, pg_restore into a new database: verifies, same head
 # Prints one JSON line of results. Needs the machine's Postgres binaries (initdb, pg_ctl,
 # pg_basebackup) and a build (DIST, default dist). Runs the server as the `postgres` OS user.
 #
@@ -122,13 +123,24 @@ for _ in $(seq 1 100); do [[ "$(psql "$SU_URL" -Atc 'SELECT pg_is_in_recovery()'
 HEAD_RESTORED=$(head_of)
 VRC=0
 DATABASE_URL="$APP_URL" GRID_SCHEMA=grid node "$DIST/cli/grid.js" verify --json >"$W/verify.json" || VRC=$?
-node - "$W/verify.json" "$VRC" "$A1" "$A2" "$HEAD_T" "$HEAD_AFTER" "$HEAD_RESTORED" "$T" <<'JS'
+# 6. A logical dump of the restored ledger (pg_dump -Fc) restored into a new database verifies too.
+as_pg "$BIN/pg_dump" -h "$W" -p "$PORT" -U postgres -Fc -d grid -f "$W/grid.dump"
+as_pg "$BIN/createdb" -h "$W" -p "$PORT" -U postgres -O grid_app grid_from_dump
+as_pg "$BIN/psql" -h "$W" -p "$PORT" -U postgres -qc "GRANT CONNECT ON DATABASE grid_from_dump TO grid_app" -d postgres
+as_pg "$BIN/pg_restore" -h "$W" -p "$PORT" -U postgres -d grid_from_dump "$W/grid.dump"
+DRC=0
+DATABASE_URL="postgres://grid_app:$GRID_APP_PASSWORD@127.0.0.1:$PORT/grid_from_dump" GRID_SCHEMA=grid \
+  node "$DIST/cli/grid.js" verify --json >"$W/verify-dump.json" || DRC=$?
+HEAD_DUMP=$(psql "postgres://postgres@127.0.0.1:$PORT/grid_from_dump" -Atc "SELECT last_id || ':' || encode(last_hash, 'hex') FROM grid.ledger_head")
+node - "$W/verify.json" "$VRC" "$A1" "$A2" "$HEAD_T" "$HEAD_AFTER" "$HEAD_RESTORED" "$T" "$W/verify-dump.json" "$DRC" "$HEAD_DUMP" <<'JS'
 const fs = require('fs');
-const [file, vrc, a1, a2, headT, headAfter, headRestored, t] = process.argv.slice(2);
+const [file, vrc, a1, a2, headT, headAfter, headRestored, t, dumpFile, drc, headDump] = process.argv.slice(2);
 const v = JSON.parse(fs.readFileSync(file, 'utf8'));
-const out = { ok: Number(vrc) === 0 && v.ok === true && headRestored === headT && headAfter !== headT,
+const d = JSON.parse(fs.readFileSync(dumpFile, 'utf8'));
+const out = { ok: Number(vrc) === 0 && v.ok === true && headRestored === headT && headAfter !== headT && Number(drc) === 0 && d.ok === true && headDump === headT,
   targetTime: t, appliedBeforeT: Number(a1), appliedAfterT: Number(a2), headAtT: headT, headBeforeDisaster: headAfter, headRestored,
-  verify: { ok: v.ok, rowsReplayed: v.rowsReplayed, chainOk: v.chainOk, cacheMatches: v.cacheMatches } };
+  verify: { ok: v.ok, rowsReplayed: v.rowsReplayed, chainOk: v.chainOk, cacheMatches: v.cacheMatches },
+  fromDump: { verifyOk: d.ok, head: headDump } };
 process.stdout.write(JSON.stringify(out) + '\n');
 process.exit(out.ok ? 0 : 1);
 JS

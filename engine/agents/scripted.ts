@@ -105,7 +105,9 @@ function fairTrade(ctx: ProposeContext, v: AgentView, rng: Prng, o: Resolved): P
   const [rich, richAmt] = held[0];
   const [poor, poorAmt] = held[held.length - 1];
   if (richAmt <= 2n * poorAmt + 10n) return null;
-  const amount = capAt((richAmt - poorAmt) / 4n, v.maxTransfer(rich));
+  // 1:1 swap: both legs move the same amount, so it must fit both resources' max_transfer —
+  // an offer nobody can ever accept only breeds rejections (and alerts) every tick.
+  const amount = capAt(capAt((richAmt - poorAmt) / 4n, v.maxTransfer(rich)), v.maxTransfer(poor));
   if (amount <= 0n || !affordable(rich, amount)) return null;
   return {
     raw: {

@@ -118,10 +118,11 @@ export async function invokeArtifact(o: InvokeOptions): Promise<InvokeResponse> 
       [o.invoker],
     )
   ).rows[0];
-  if (g?.open && g.kind === 'agent') return artifactError('CIRCUIT_OPEN', `Agent trading is halted: ${g.reason}`, { reason: g.reason });
+  if (!g?.kind) return artifactError('NOT_FOUND', `Invoker ${o.invoker} is not a registered actor.`, { invoker: o.invoker });
+  if (g.open && g.kind === 'agent') return artifactError('CIRCUIT_OPEN', `Agent trading is halted: ${g.reason}`, { reason: g.reason });
   const now = o.now ?? Date.now();
   for (let attempt = 0; ; attempt++) {
-    const run = await runWithSnapshot(o.db, { artifactId: o.artifactId, method: o.method, args: o.args, invoker: o.invoker, now, seed: o.seed }, { resources: g?.resources ?? [] });
+    const run = await runWithSnapshot(o.db, { artifactId: o.artifactId, method: o.method, args: o.args, invoker: o.invoker, now, seed: o.seed }, { resources: g.resources ?? [] });
     const { outcome } = run;
     const info = { metrics: outcome.metrics, events: outcome.events };
     if (!run.complete) return artifactError('EXECUTION_ERROR', 'The run needed more host data than one invoke may load; try again.', { reason: 'HOST_FETCH_LIMIT' }, 1);
