@@ -14,7 +14,6 @@
  * only the links need the row before. Rows the page layout cannot carry are read the original
  * way, row by row, with the same checks.
  */
-import { createHash } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import type { Db } from './adapter';
 import { entryHash } from './hash';
@@ -24,7 +23,7 @@ import { Fold, METADATA_KINDS, type BadRow } from './replay/fold';
 import { PageReader, type LedgerRow, type Page } from './replay/source';
 import { checkHashes, splitLine, FIELDS, metadataAligned, type HashCheck } from './replay/page';
 import { HashPool } from './replay/hash-pool';
-import { diffBalances, foldToState, loadCheckpoint, restoreState, stateChecksum, writeCache, type BalanceDiff } from './replay/state';
+import { checkpointChecksum, diffBalances, foldToState, loadCheckpoint, restoreState, stateChecksum, writeCache, type BalanceDiff } from './replay/state';
 
 export type { BadRow, BalanceDiff };
 export { stateChecksum };
@@ -84,8 +83,8 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
         if (!pool && page.n >= LIMITS.replay.workerMinRows) pool = HashPool.open(Math.min(LIMITS.replay.maxWorkers, availableParallelism?.() ?? cpus().length));
         const hashing = pool?.check(page.text);
         hashing?.catch(() => {});
-        const { alone, cutoff } = await foldPage(fold, page as Page & { text: string }, reader);
-        const pending = (pos: number) => pos < cutoff && !alone.has(pos);
+        const cutoff = await foldPage(fold, page as Page & { text: string }, reader);
+        const pending = (pos: number) => pos < cutoff;
         PROF.fold += performance.now() - tf; tf = performance.now();
         let hc: HashCheck;
         try {
@@ -163,13 +162,12 @@ function foldRow(fold: Fold, pos: number, r: LedgerRow): void {
 }
 
 /**
- * Fold one page in the text layout; hashes are checked elsewhere. Returns which lines' hash
- * verdicts are already in: those read on their own (`alone`) and every line from `cutoff` on.
+ * Fold one page in the text layout; hashes are checked elsewhere. Returns the offset from which
+ * the page was read row by row instead (those rows' hash verdicts are already in), else its length.
  */
-async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageReader): Promise<{ alone: Set<number>; cutoff: number }> {
+async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageReader): Promise<number> {
   const text = page.text;
   const sep = new Int32Array(FIELDS - 1);
-  const alone = new Set<number>();
   let prevText = page.after.toString();
   let prevNum = prevText.length <= 15 ? Number(prevText) : NaN;
   // Consecutive rows mostly share kind and resource: reuse the string instead of slicing a new one.
@@ -177,12 +175,16 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
   let resource = '';
   for (let pos = 0; pos < text.length; ) {
     const end = splitLine(text, pos, text.length, sep);
-    if (end === -1) {
-      // Fewer fields than the layout prints: a NOT NULL column holds NULL (its constraint was
-      // dropped). The rest of this page the original way.
+    const metaStart = end === -1 ? 0 : sep[14] + 1;
+    const plain = end - metaStart === 2 && text.charCodeAt(metaStart) === 123 && text.charCodeAt(metaStart + 1) === 125;
+    const meta = plain ? '{}' : end === -1 ? '' : text.slice(metaStart, end);
+    if (end === -1 || sep[2] !== sep[1] + 1 || (!plain && !metadataAligned(meta))) {
+      // Only a tampered ledger gets here: fewer fields than the layout prints (a NOT NULL
+      // constraint was dropped), an empty-string actor/resource, or a '|' inside a text field.
+      // The rest of this page the original way, row by row.
       const rest = await reader.rows(fold.lastId, page.last);
       rest.forEach((r, i) => foldRow(fold, text.length + i, r));
-      return { alone, cutoff: pos };
+      return pos;
     }
     const idText = text.slice(sep[2] + 1, sep[3]);
     // The page query aggregates an id-ordered subquery; Postgres feeds an aggregate in that order.
@@ -192,19 +194,6 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
     }
     prevText = idText;
     prevNum = idNum;
-    const metaStart = sep[14] + 1;
-    const plain = end - metaStart === 2 && text.charCodeAt(metaStart) === 123 && text.charCodeAt(metaStart + 1) === 125;
-    const meta = plain ? '{}' : text.slice(metaStart, end);
-    if (sep[2] !== sep[1] + 1 || (!plain && !metadataAligned(meta))) {
-      // An empty-string actor/resource, or a '|' inside a text field: this row the original way.
-      const id = BigInt(idText);
-      const rows = await reader.rows(id - 1n, id);
-      if (rows.length !== 1) throw new Error(`replay: ledger row ${id} vanished while it was read`);
-      foldRow(fold, pos, rows[0]);
-      alone.add(pos);
-      pos = end + 1;
-      continue;
-    }
     if (sep[7] - sep[6] - 1 !== kind.length || !text.startsWith(kind, sep[6] + 1)) kind = text.slice(sep[6] + 1, sep[7]);
     if (sep[11] - sep[10] - 1 !== resource.length || !text.startsWith(resource, sep[10] + 1)) resource = text.slice(sep[10] + 1, sep[11]);
     // applyEffect reads the proposal id and agent (like the metadata) only for METADATA_KINDS.
@@ -221,7 +210,7 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
     );
     pos = end + 1;
   }
-  return { alone, cutoff: text.length };
+  return text.length;
 }
 
 function idAt(text: string, pos: number): string {
@@ -237,7 +226,7 @@ export async function createCheckpoint(db: Db): Promise<{ entryId: string; check
   const world = await foldToState(db);
   const state = { ...world.state, last_at_ms: world.lastAt };
   const text = JSON.stringify(state);
-  const checksum = createHash('sha256').update(text).digest('hex');
+  const checksum = checkpointChecksum(state);
   await db.query(`INSERT INTO checkpoints (entry_id, head_hash, state, checksum) VALUES ($1, decode($2, 'hex'), $3::jsonb, $4)`, [world.lastId, world.headHash, text, checksum]);
   return { entryId: world.lastId.toString(), checksum };
 }

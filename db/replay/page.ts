@@ -18,10 +18,11 @@
  * - a field containing '\n' would add a line: the reader checks the page has exactly one line per
  *   row (count(*)) before using it, else reads that page row by row;
  * - a field containing '|' shifts the fields after it, so the line's "metadata" becomes
- *   `X|<real metadata>`, which is never valid JSON (see `metadataAligned`), and that row is read
- *   on its own, row by row;
- * - `odd` is '!' when from/to/resource is the empty string rather than NULL (both print as ''),
- *   and that row is also read row by row. metadata (jsonb text) never contains a raw newline.
+ *   `X|<real metadata>`, which is never valid JSON (see `metadataAligned`);
+ * - `odd` is '!' when from/to/resource is the empty string rather than NULL (both print as '');
+ * - a NULL in a NOT NULL column (a dropped constraint) prints fewer fields.
+ * In the last three cases the rest of that page is read row by row. Only a tampered ledger has
+ * any of them (ids are [A-Za-z0-9_.:@-]; metadata, the free text, is jsonb and never has a raw newline).
  */
 import * as crypto from 'node:crypto';
 import { canonicalJson } from '../../validator/canonical';

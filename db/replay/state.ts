@@ -3,7 +3,7 @@
  * cache back (repair), the state checksum, and checkpoints (load, restore, take).
  */
 import { createHash } from 'node:crypto';
-import { MemoryWorld, policyToJson, policyFromJson } from '../../validator';
+import { MemoryWorld, policyToJson, policyFromJson, canonicalJson } from '../../validator';
 import type { Db, Queryable } from '../adapter';
 import { GridError } from '../errors';
 
@@ -100,14 +100,20 @@ export async function foldToState(db: Db): Promise<{ state: Omit<CheckpointState
   });
 }
 
+/** sha256 of the checkpoint state's canonical JSON: the same for the object written and the jsonb read back. */
+export function checkpointChecksum(state: CheckpointState): string {
+  return createHash('sha256').update(canonicalJson(state)).digest('hex');
+}
+
 export async function loadCheckpoint(db: Queryable): Promise<{ entryId: bigint; headHash: string; state: CheckpointState } | null> {
   const r = await db.query<any>(`SELECT entry_id, encode(head_hash, 'hex') AS head_hash, state::text AS state, checksum FROM checkpoints ORDER BY entry_id DESC, id DESC LIMIT 1`);
   if (!r.rows.length) return null;
   const row = r.rows[0];
   const state = JSON.parse(row.state) as CheckpointState;
-  // jsonb reorders keys, so the checksum is over the re-serialized object in our own key order.
-  const text = JSON.stringify({ balances: state.balances, policy: state.policy, breaker: state.breaker, offers: state.offers, minted: state.minted, burned: state.burned, last_at_ms: state.last_at_ms });
-  if (createHash('sha256').update(text).digest('hex') !== row.checksum) {
+  // jsonb reorders keys (nested ones too), so the checksum is over canonical JSON. Checkpoints
+  // written before that carry a checksum over the top-level key order; it is still accepted.
+  const legacy = JSON.stringify({ balances: state.balances, policy: state.policy, breaker: state.breaker, offers: state.offers, minted: state.minted, burned: state.burned, last_at_ms: state.last_at_ms });
+  if (checkpointChecksum(state) !== row.checksum && createHash('sha256').update(legacy).digest('hex') !== row.checksum) {
     throw new GridError('CHAIN_BROKEN', `checkpoint at entry ${row.entry_id} fails its checksum; replay from row 0 instead`);
   }
   return { entryId: BigInt(row.entry_id), headHash: row.head_hash, state };
