@@ -199,9 +199,13 @@ describe('sandbox: attack suite (each contained, no payment, host healthy afterw
       const poisoned = quickjsStats.poisonings;
       const ex = new Executor(host, CLOCK_CASES.has(id) ? {} : RELAXED);
       const out = await ex.run({ artifactId: id, method: 'go', invoker: 'evil' });
-      assertFailed(out, code);
+      // An endless promise chain spends CPU and memory at once: on a fast machine the 16 MB cap
+      // is reached before the 200 ms deadline, on a loaded one the deadline comes first. Either
+      // way it is contained; which limit fires first depends only on speed.
+      const expected = id === 'promise_chain' && !out.success && out.error_code === 'MEMORY_LIMIT' ? 'MEMORY_LIMIT' : code;
+      assertFailed(out, expected);
       assert.equal(out.events.at(-1)!.type, 'INVOKE_FAILURE');
-      assert.equal(out.events.at(-1)!.error_code, code);
+      assert.equal(out.events.at(-1)!.error_code, expected);
       await assertHealthy(ex, poisoned);
     });
   }
