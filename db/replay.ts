@@ -8,11 +8,12 @@
  * cache (dry run: report only) or written over it (repair) — never when the chain is broken,
  * because a cache rebuilt from a broken ledger would launder the break.
  *
- * How it is fast (see db/replay/): the ledger arrives one text value per page (page.ts), read one
- * page ahead (source.ts); the main thread folds each page (fold.ts) while a worker pool re-hashes
- * the same page (hash-pool.ts) — every row stores its prev_hash, so rows hash independently and
- * only the links need the row before. Rows the page layout cannot carry are read the original
- * way, row by row, with the same checks.
+ * How it is fast (see db/replay/): the ledger arrives as one text value per page (page.ts), pages
+ * read ahead on parallel connections (source.ts); the main thread folds each page (fold.ts) and
+ * re-hashes it from its UTF-8 bytes (page.ts) — or, with cores to spare, a worker pool does that
+ * beside it (hash-pool.ts): every row stores its prev_hash, so rows hash independently and only
+ * the links need the row before. Rows the page layout cannot carry are read the original way, row
+ * by row, with the same checks.
  */
 import { availableParallelism, cpus } from 'node:os';
 import type { Db } from './adapter';
@@ -21,7 +22,7 @@ import { LIMITS } from '../validator/limits';
 import { GridError } from './errors';
 import { Fold, METADATA_KINDS, type BadRow } from './replay/fold';
 import { PageReader, type LedgerRow, type Page } from './replay/source';
-import { checkHashes, splitLine, FIELDS, metadataAligned, type HashCheck } from './replay/page';
+import { checkHashes, splitLine, utf8, FIELDS, metadataAligned, type HashCheck } from './replay/page';
 import { HashPool } from './replay/hash-pool';
 import { checkpointChecksum, diffBalances, foldToState, loadCheckpoint, restoreState, stateChecksum, writeCache, type BalanceDiff } from './replay/state';
 
@@ -53,6 +54,17 @@ export interface ReplayOptions {
   onProgress?: (rows: number, lastId: bigint) => void;
   /** Stop collecting bad rows after this many (the count still grows). */
   maxBadRows?: number;
+  /** Threads that re-hash pages beside the main thread (default: see `defaultWorkers`; 0: hash on the main thread). */
+  workers?: number;
+}
+
+/**
+ * One verify worker per core beyond two: the main thread (reading, folding) and the database
+ * server (building the pages; on this machine for Postgres, in this thread for PGlite) keep two
+ * cores busy already. Measured on 2 cores: workers only added the cost of handing them the pages.
+ */
+export function defaultWorkers(): number {
+  return Math.max(0, (availableParallelism?.() ?? cpus().length) - 2);
 }
 
 export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayReport> {
@@ -70,40 +82,35 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
     }
   }
   fold.start();
-  const reader = new PageReader(db, fold.lastId);
+  const reader = new PageReader(db, fold.lastId, db.kind === 'postgres' ? LIMITS.replay.pagesInFlight : 1);
+  const workers = Math.min(LIMITS.replay.maxWorkers, opts.workers ?? defaultWorkers());
   let pool: HashPool | null = null;
   try {
-    const PROF = { read: 0, fold: 0, hash: 0 } as Record<string, number>; let tq = performance.now();
     for (let page = await reader.read(); page !== null; page = await reader.read()) {
-      PROF.read += performance.now() - tq; let tf = performance.now();
       if (page.rows) {
         page.rows.forEach((r, i) => foldRow(fold, i, r));
         fold.endPage([]);
       } else {
-        if (!pool && page.n >= LIMITS.replay.workerMinRows) pool = HashPool.open(Math.min(LIMITS.replay.maxWorkers, availableParallelism?.() ?? cpus().length));
+        if (!pool && workers > 0 && page.n >= LIMITS.replay.workerMinRows) pool = HashPool.open(workers);
         const hashing = pool?.check(page.text);
         hashing?.catch(() => {});
         const cutoff = await foldPage(fold, page as Page & { text: string }, reader);
-        const pending = (pos: number) => pos < cutoff;
-        PROF.fold += performance.now() - tf; tf = performance.now();
         let hc: HashCheck;
         try {
-          hc = hashing ? await hashing : checkHashes(page.text);
+          hc = hashing ? await hashing : checkHashes(utf8(page.text));
         } catch {
           // A worker died: finish inline.
           await pool?.close();
           pool = null;
-          hc = checkHashes(page.text);
+          hc = checkHashes(utf8(page.text));
         }
-        const err = hc.errors.find(([pos]) => pending(pos));
-        if (err) throw new SyntaxError(`ledger row ${idAt(page.text, err[0])}: metadata is not JSON (${err[1]})`);
-        fold.endPage(hc.bad.filter(pending).map((pos) => [pos, idAt(page.text!, pos)]));
+        // Lines from `cutoff` on were read row by row, and hashed then.
+        const err = hc.errors.find(([line]) => line < cutoff);
+        if (err) throw new SyntaxError(`ledger line ${err[0] + 1} of the page after id ${page.after}: metadata is not JSON (${err[1]})`);
+        fold.endPage(hc.bad.filter(([line]) => line < cutoff));
       }
-      PROF.hash += performance.now() - tf;
       opts.onProgress?.(fold.rows, fold.lastId);
-      tq = performance.now();
     }
-    if (process.env.RP_PROF) console.error('PROF', JSON.stringify(Object.fromEntries(Object.entries(PROF).map(([k, v]) => [k, Math.round(v)]))), 'pool', pool?.size ?? 0);
   } finally {
     await pool?.close();
   }
@@ -162,8 +169,8 @@ function foldRow(fold: Fold, pos: number, r: LedgerRow): void {
 }
 
 /**
- * Fold one page in the text layout; hashes are checked elsewhere. Returns the offset from which
- * the page was read row by row instead (those rows' hash verdicts are already in), else its length.
+ * Fold one page in the text layout; hashes are checked elsewhere. Returns the line from which the
+ * page was read row by row instead (those rows' hash verdicts are already in), else its line count.
  */
 async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageReader): Promise<number> {
   const text = page.text;
@@ -173,7 +180,8 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
   // Consecutive rows mostly share kind and resource: reuse the string instead of slicing a new one.
   let kind = '';
   let resource = '';
-  for (let pos = 0; pos < text.length; ) {
+  let line = 0;
+  for (let pos = 0; pos < text.length; line++) {
     const end = splitLine(text, pos, text.length, sep);
     const metaStart = end === -1 ? 0 : sep[14] + 1;
     const plain = end - metaStart === 2 && text.charCodeAt(metaStart) === 123 && text.charCodeAt(metaStart + 1) === 125;
@@ -183,8 +191,8 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
       // constraint was dropped), an empty-string actor/resource, or a '|' inside a text field.
       // The rest of this page the original way, row by row.
       const rest = await reader.rows(fold.lastId, page.last);
-      rest.forEach((r, i) => foldRow(fold, text.length + i, r));
-      return pos;
+      rest.forEach((r, i) => foldRow(fold, line + i, r));
+      return line;
     }
     const idText = text.slice(sep[2] + 1, sep[3]);
     // The page query aggregates an id-ordered subquery; Postgres feeds an aggregate in that order.
@@ -199,7 +207,7 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
     // applyEffect reads the proposal id and agent (like the metadata) only for METADATA_KINDS.
     const ctx = METADATA_KINDS.has(kind);
     fold.row(
-      pos, idText, text.slice(sep[3] + 1, sep[4]), kind,
+      line, idText, text.slice(sep[3] + 1, sep[4]), kind,
       ctx ? text.slice(sep[7] + 1, sep[8]) : '',
       sep[9] === sep[8] + 1 ? null : text.slice(sep[8] + 1, sep[9]),
       sep[10] === sep[9] + 1 ? null : text.slice(sep[9] + 1, sep[10]),
@@ -210,13 +218,7 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
     );
     pos = end + 1;
   }
-  return text.length;
-}
-
-function idAt(text: string, pos: number): string {
-  const sep = new Int32Array(FIELDS - 1);
-  splitLine(text, pos, text.length, sep);
-  return text.slice(sep[2] + 1, sep[3]);
+  return line;
 }
 
 /** Fold and verify the whole ledger, then record a checkpoint at its head. */

@@ -281,7 +281,9 @@ export const LIMITS = {
     firstPageRows: 4_096,
     minPageRows: 256,
     /** Characters per page text (one string per page; V8 caps a string at ≈5·10^8). */
-    pageChars: 16 * 1024 * 1024,
+    pageChars: 8 * 1024 * 1024,
+    /** Pages read ahead at once on Postgres (each on its own pooled connection). */
+    pagesInFlight: 2,
     /** Verify workers hash in parallel only from this many rows in a page: a worker costs tens of ms to start. */
     workerMinRows: 20_000,
     /** Upper bound on verify workers (else os.availableParallelism()). */

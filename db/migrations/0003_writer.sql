@@ -13,9 +13,10 @@ CREATE FUNCTION grid_load(
   p_rate_agents text[], p_since_ms bigint, p_rate_cap integer
 ) RETURNS jsonb LANGUAGE plpgsql
 -- Point lookups only. With generic plans and statistics taken while the ledger was small, the
--- planner otherwise picks hash or merge joins that scan the whole ledger (measured: the cost of
--- a 1000-proposal batch grew with every batch).
-SET enable_hashjoin = off SET enable_mergejoin = off
+-- planner otherwise picks hash or merge joins, or nested loops over sequential scans, that read
+-- the whole ledger (measured: the cost of a 1000-proposal batch grew with every batch, to
+-- ~3 s at 150k rows). Every lookup here has an index; forbid the rest.
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
 AS $$
 DECLARE
   v_actors text[];
@@ -88,7 +89,7 @@ CREATE FUNCTION grid_append(
   p_rej_id uuid[], p_rej_agent text[], p_rej_kind text[], p_rej_proposal text[], p_rej_hash text[],
   p_rej_code text[], p_rej_message text[], p_rej_details text[]
 ) RETURNS jsonb LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
 AS $$
 DECLARE
   h ledger_head%ROWTYPE;

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HashCheck } from './page';
+import { utf8, type HashCheck } from './page';
 
 interface Pending {
   resolve: (r: HashCheck) => void;
@@ -20,15 +20,18 @@ export class HashPool {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failed: Error | null = null;
+  /** Byte buffers the workers handed back, reused for the next pages (fresh ones cost page faults). */
+  private readonly spare: ArrayBuffer[] = [];
 
   private constructor(private readonly workers: Worker[]) {
     for (const w of workers) {
-      w.on('message', (m: { id: number; fatal?: string } & HashCheck) => {
+      w.on('message', (m: { id: number; fatal?: string; bytes?: ArrayBuffer } & HashCheck) => {
+        if (m.bytes && this.spare.length < 2 * workers.length) this.spare.push(m.bytes);
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
         if (m.fatal) p.reject(new Error(`verify worker failed: ${m.fatal}`));
-        else p.resolve({ bad: m.bad, errors: m.errors });
+        else p.resolve({ bad: m.bad, errors: m.errors, lines: m.lines });
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {
@@ -52,7 +55,7 @@ export class HashPool {
     return this.workers.length;
   }
 
-  /** Hash-check every line of `text`; offsets in the answer are relative to `text`. */
+  /** Hash-check every line of `text`; line numbers in the answer count from its first line. */
   async check(text: string): Promise<HashCheck> {
     if (this.failed) throw this.failed;
     const cuts = [0];
@@ -63,19 +66,23 @@ export class HashPool {
     cuts.push(text.length);
     const parts = await Promise.all(
       this.workers.map((w, k) => {
-        if (cuts[k] >= cuts[k + 1]) return Promise.resolve<HashCheck>({ bad: [], errors: [] });
+        if (cuts[k] >= cuts[k + 1]) return Promise.resolve<HashCheck>({ bad: [], errors: [], lines: 0 });
         const id = this.nextId++;
+        // Sent as UTF-8 bytes (what the hash is over) and transferred: cloning a string would copy
+        // it on this thread, the one replay waits on.
+        const bytes = utf8(text.slice(cuts[k], cuts[k + 1]), this.spare.pop());
         return new Promise<HashCheck>((resolve, reject) => {
           this.pending.set(id, { resolve, reject });
-          w.postMessage({ id, text: text.slice(cuts[k], cuts[k + 1]) });
+          w.postMessage({ id, bytes: bytes.buffer, offset: bytes.byteOffset, length: bytes.length }, [bytes.buffer as ArrayBuffer]);
         });
       }),
     );
-    const out: HashCheck = { bad: [], errors: [] };
-    parts.forEach((p, k) => {
-      for (const b of p.bad) out.bad.push(b + cuts[k]);
-      for (const [o, m] of p.errors) out.errors.push([o + cuts[k], m]);
-    });
+    const out: HashCheck = { bad: [], errors: [], lines: 0 };
+    for (const p of parts) {
+      for (const [l, v] of p.bad) out.bad.push([l + out.lines, v]);
+      for (const [l, m] of p.errors) out.errors.push([l + out.lines, m]);
+      out.lines += p.lines;
+    }
     return out;
   }
 

@@ -33,14 +33,18 @@ export const HASHED_FROM = 3;
 
 const nl = String.fromCharCode(10);
 
-/** One page. `$1` the last id already read, `$2` the page size in rows. */
-export const PAGE_SQL = `SELECT count(*) AS n, max(id) AS last, string_agg(concat_ws('|',
-    encode(prev_hash, 'hex'), encode(hash, 'hex'),
-    CASE WHEN from_actor = '' OR to_actor = '' OR resource = '' THEN '!' ELSE '' END,
-    id, (extract(epoch from executed_at) * 1000)::bigint, proposal_id, leg, kind, agent,
-    COALESCE(from_actor, ''), COALESCE(to_actor, ''), COALESCE(resource, ''), COALESCE(amount::text, ''),
-    validator_version, proposal_hash, metadata), E'\\n') AS text
-  FROM (SELECT * FROM ledger WHERE id > $1 ORDER BY id LIMIT $2) page`;
+/**
+ * One page: the rows with `$1` < id <= `$2`, and `next`, the first id after `$2` (so a reader can
+ * skip a gap in the ids, or tell that the ledger ends here).
+ */
+export const PAGE_SQL = `SELECT count(*) AS n, max(id) AS last, (SELECT min(id) FROM ledger WHERE id > $2) AS next,
+    string_agg(concat_ws('|',
+      encode(prev_hash, 'hex'), encode(hash, 'hex'),
+      CASE WHEN from_actor = '' OR to_actor = '' OR resource = '' THEN '!' ELSE '' END,
+      id, (extract(epoch from executed_at) * 1000)::bigint, proposal_id, leg, kind, agent,
+      COALESCE(from_actor, ''), COALESCE(to_actor, ''), COALESCE(resource, ''), COALESCE(amount::text, ''),
+      validator_version, proposal_hash, metadata), E'\\n') AS text
+  FROM (SELECT * FROM ledger WHERE id > $1 AND id <= $2 ORDER BY id) page`;
 
 /** The rows of (after, upto], one object per row: the original reader, for pages and rows the fast layout cannot carry. */
 export const ROWS_SQL = `SELECT id, proposal_id::text AS proposal_id, leg, kind, agent, from_actor, to_actor, resource, amount, validator_version,
@@ -98,58 +102,131 @@ export function canonicalMetadata(text: string): string {
 }
 
 export interface HashCheck {
-  /** Line start offsets (relative to the text checked) whose stored hash does not match. */
-  bad: number[];
-  /** Lines whose metadata could not be canonicalized: offset and message. */
+  /** Lines (0-based, within the bytes checked) whose stored hash does not match, with the row id. */
+  bad: Array<[number, string]>;
+  /** Lines whose metadata could not be canonicalized, with the message. */
   errors: Array<[number, string]>;
+  /** Lines checked. */
+  lines: number;
 }
 
-const hashOne: (data: Buffer) => string =
+const hashOne: (data: Uint8Array) => string =
   typeof (crypto as any).hash === 'function'
     ? (data) => (crypto as any).hash('sha256', data, 'hex') // one-shot (Node ≥ 20.12): no Hash object per row
     : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
+const NL = 10;
+const BAR = 124;
+/** Nibble value of an ASCII hex digit, -1 otherwise. */
+const NIBBLE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) NIBBLE['0123456789abcdef'.charCodeAt(i)] = i;
+
 let scratch = Buffer.allocUnsafe(64 * 1024);
+/** Views of `scratch` by length: rows are mostly the same few sizes, and a view is an allocation. */
+let views = new Map<number, Buffer>();
+
+function grow(need: number) {
+  if (need <= scratch.length) return;
+  scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  views = new Map();
+}
+
+function hashScratch(length: number): string {
+  let v = views.get(length);
+  if (!v) {
+    v = scratch.subarray(0, length);
+    if (views.size < 4096) views.set(length, v);
+  }
+  return hashOne(v);
+}
 
 /**
- * Recompute the hash of every line in text[from, to) and compare it with the stored one, exactly
- * as entryHash does: sha256(bytes of prev_hash || utf8(entryText)). Lines that do not split into
- * 16 fields are skipped (the main thread reads them row by row and checks them itself).
+ * The page text as UTF-8 bytes (what the hash is over), written into `reuse` when it is large
+ * enough. The bytes never share memory with anything else, so their buffer can be transferred.
  */
-export function checkHashes(text: string, from = 0, to = text.length): HashCheck {
-  const out: HashCheck = { bad: [], errors: [] };
-  const sep = new Int32Array(FIELDS - 1);
-  for (let pos = from; pos < to; ) {
-    const end = splitLine(text, pos, to, sep);
-    if (end === -1) {
-      const e = text.indexOf(nl, pos);
-      pos = e === -1 || e >= to ? to : e + 1;
-      continue;
-    }
-    const idStart = sep[HASHED_FROM - 1] + 1;
-    const metaStart = sep[FIELDS - 2] + 1;
-    let body: string;
-    try {
-      const atStart = sep[HASHED_FROM] + 1;
-      const atEnd = sep[HASHED_FROM + 1];
-      const plainMeta = end - metaStart === 2 && text.charCodeAt(metaStart) === 123 && text.charCodeAt(metaStart + 1) === 125;
-      const meta = plainMeta ? '' : canonicalMetadata(text.slice(metaStart, end));
-      // entryText prints executed_at as a JS number: the same digits while it is a safe integer.
-      if (atEnd - atStart <= 15) body = plainMeta ? text.slice(idStart, end) : text.slice(idStart, metaStart) + meta;
-      else body = text.slice(idStart, atStart) + String(Number(text.slice(atStart, atEnd))) + text.slice(atEnd, plainMeta ? end : metaStart) + meta;
-    } catch (e: any) {
-      out.errors.push([pos, String(e?.message ?? e)]);
+export function utf8(text: string, reuse?: ArrayBuffer): Uint8Array {
+  // Room for some multi-byte characters first; the exact size only when that was not enough.
+  const room = text.length + (text.length >> 3) + 16;
+  let bytes = reuse && reuse.byteLength >= room ? new Uint8Array(reuse) : new Uint8Array(Buffer.allocUnsafeSlow(room).buffer);
+  let r = encoder.encodeInto(text, bytes);
+  if (r.read < text.length) r = encoder.encodeInto(text, (bytes = new Uint8Array(Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8')).buffer)));
+  return bytes.subarray(0, r.written);
+}
+const encoder = new TextEncoder();
+
+/**
+ * Recompute the hash of every line of a page (as UTF-8 bytes) and compare it with the stored one,
+ * exactly as entryHash does: sha256(bytes of prev_hash || utf8(entryText)).
+ *
+ * The common line — 64-digit hashes, empty `odd`, metadata `{}`, a time of at most 15 digits — is
+ * hashed straight from the bytes: its hash input is prev_hash's bytes followed by the line from `id`
+ * on. (A line that ends in "|{}" has metadata `{}`: in valid JSON a '|' is only inside a string.)
+ * Any other line is decoded and checked field by field. Lines that do not split into 16 fields
+ * are skipped: the main thread reads those rows the original way.
+ */
+export function checkHashes(b: Uint8Array): HashCheck {
+  const out: HashCheck = { bad: [], errors: [], lines: 0 };
+  const to = b.length;
+  const text = (s: number, e: number) => Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8');
+  let line = 0;
+  for (let pos = 0; pos < to; line++) {
+    let end = b.indexOf(NL, pos);
+    if (end === -1) end = to;
+    fast: if (b[pos + 64] === BAR && b[pos + 129] === BAR && b[pos + 130] === BAR && end - pos > 136 && b[end - 3] === BAR && b[end - 2] === 123 && b[end - 1] === 125) {
+      const idStart = pos + 131;
+      let p = idStart;
+      while (p < end && b[p] !== BAR) p++; // id
+      const atStart = ++p;
+      while (p < end && b[p] !== BAR) p++; // executed_at
+      if (p - atStart > 15 || p >= end) break fast;
+      const len = end - idStart;
+      grow(32 + len);
+      for (let i = 0; i < 32; i++) {
+        const hi = NIBBLE[b[pos + 2 * i]];
+        const lo = NIBBLE[b[pos + 2 * i + 1]];
+        if (hi < 0 || lo < 0) break fast; // not plain hex: the general path decodes it as Buffer.from(hex) does
+        scratch[i] = (hi << 4) | lo;
+      }
+      scratch.set(b.subarray(idStart, end), 32);
+      const digest = hashScratch(32 + len);
+      for (let i = 0; i < 64; i++) {
+        if (digest.charCodeAt(i) !== b[pos + 65 + i]) {
+          out.bad.push([line, text(idStart, atStart - 1)]);
+          break;
+        }
+      }
       pos = end + 1;
       continue;
     }
-    const prevHex = sep[0] - pos;
-    const need = (prevHex >> 1) + body.length * 3;
-    if (need > scratch.length) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
-    const n0 = scratch.write(text.slice(pos, sep[0]), 0, 'hex');
-    const n1 = scratch.write(body, n0, 'utf8');
-    const digest = hashOne(scratch.subarray(0, n0 + n1));
-    if (sep[1] - sep[0] - 1 !== 64 || !text.startsWith(digest, sep[0] + 1)) out.bad.push(pos);
+    checkLine(text(pos, end), line, out);
     pos = end + 1;
   }
+  out.lines = line;
   return out;
+}
+
+/** One line in general: split, canonicalize the metadata, rebuild entryText, hash. */
+function checkLine(t: string, line: number, out: HashCheck): void {
+  const sep = new Int32Array(FIELDS - 1);
+  const end = splitLine(t, 0, t.length, sep);
+  if (end === -1) return;
+  const idStart = sep[HASHED_FROM - 1] + 1;
+  const atStart = sep[HASHED_FROM] + 1;
+  const atEnd = sep[HASHED_FROM + 1];
+  const metaStart = sep[FIELDS - 2] + 1;
+  let body: string;
+  try {
+    const meta = canonicalMetadata(t.slice(metaStart, end));
+    // entryText prints executed_at as a JS number: the same digits while it is a safe integer.
+    body = t.slice(idStart, atStart) + (atEnd - atStart <= 15 ? t.slice(atStart, atEnd) : String(Number(t.slice(atStart, atEnd)))) + t.slice(atEnd, metaStart) + meta;
+  } catch (e: any) {
+    out.errors.push([line, String(e?.message ?? e)]);
+    return;
+  }
+  const prevHex = t.slice(0, sep[0]);
+  grow((prevHex.length >> 1) + body.length * 3);
+  const n0 = scratch.write(prevHex, 0, 'hex');
+  const n1 = scratch.write(body, n0, 'utf8');
+  const digest = hashOne(scratch.subarray(0, n0 + n1));
+  if (sep[1] - sep[0] - 1 !== 64 || !t.startsWith(digest, sep[0] + 1)) out.bad.push([line, t.slice(idStart, atStart - 1)]);
 }

@@ -33,27 +33,85 @@ export interface LedgerRow {
 /** A page in the one-line-per-row layout of page.ts, or (when that layout cannot carry it) as row objects. */
 export type Page = { after: bigint; last: bigint; n: number } & ({ text: string; rows?: undefined } | { rows: LedgerRow[]; text?: undefined });
 
+interface Fetched {
+  /** The range asked for: after < id <= upto. */
+  after: bigint;
+  upto: bigint;
+  /** First id after the range, null when there is none. */
+  next: bigint | null;
+  page: Page | null;
+}
+
+const INT8_MAX = 2n ** 63n - 1n;
+
+/**
+ * Pages are id ranges (after, after + rows], so the next range is known before the current one
+ * arrives and `depth` of them are in flight at once: on Postgres each runs on its own pooled
+ * connection, i.e. on its own core. A range that comes back short (a gap in the ids) is fine; the
+ * first id after each range lets the reader jump a long gap and tells it where the ledger ends.
+ */
 export class PageReader {
-  private next: Promise<Page | null>;
+  private readonly inflight: Array<Promise<Fetched>> = [];
+  /** End of the last range asked for. */
+  private scheduled: bigint;
   private rowsPerPage: number = LIMITS.replay.firstPageRows;
+  private ended = false;
+  /** The highest id any range has seen (a row or a `next`). */
+  private furthest: bigint;
   /** Pages the fast layout could not carry (read row by row instead). */
   rowPages = 0;
 
   constructor(
     private readonly db: Queryable,
     after: bigint,
+    private readonly depth: number,
   ) {
-    this.next = this.fetch(after);
+    this.scheduled = after;
+    this.furthest = after;
+    this.fill();
   }
 
-  /** The next page (and starts fetching the one after it), or null at the end. */
+  private fill() {
+    while (this.inflight.length < this.depth && this.scheduled < INT8_MAX) {
+      const after = this.scheduled;
+      const upto = after + BigInt(this.rowsPerPage) > INT8_MAX ? INT8_MAX : after + BigInt(this.rowsPerPage);
+      this.scheduled = upto;
+      const f = this.fetch(after, upto);
+      // An early exit of the caller must not leave a rejected prefetch unhandled.
+      f.catch(() => {});
+      this.inflight.push(f);
+    }
+  }
+
+  /** The next non-empty page in id order, or null at the end of the ledger. */
   async read(): Promise<Page | null> {
-    const page = await this.next;
-    if (page === null) return null;
-    // An early exit of the caller must not leave a rejected prefetch unhandled.
-    this.next = this.fetch(page.last);
-    this.next.catch(() => {});
-    return page;
+    while (!this.ended && this.inflight.length) {
+      const f = await this.inflight.shift()!;
+      if (f.next === null) {
+        // At this range's snapshot nothing follows it. The end — what the original reader's empty
+        // page meant — unless an earlier range saw rows further on (ranges in flight run on
+        // different connections, so their snapshots differ). Otherwise rows may have been appended
+        // since: continue right after what this range returned.
+        if (f.page === null && this.furthest <= f.after) {
+          this.ended = true;
+          return null;
+        }
+        if (f.page === null) this.furthest = f.after;
+        this.restart(f.page ? f.page.last : f.after);
+      } else {
+        if (f.next > this.furthest) this.furthest = f.next;
+        // A gap longer than what is in flight: those ranges are empty; continue after it.
+        if (f.next - 1n > this.scheduled) this.restart(f.next - 1n);
+      }
+      this.fill();
+      if (f.page) return f.page;
+    }
+    return null;
+  }
+
+  private restart(from: bigint) {
+    this.inflight.length = 0;
+    this.scheduled = from;
   }
 
   /** Rows (after, upto] read the original way. */
@@ -61,20 +119,22 @@ export class PageReader {
     return (await this.db.query<LedgerRow>(ROWS_SQL, [after, upto])).rows;
   }
 
-  private async fetch(after: bigint): Promise<Page | null> {
-    const limit = this.rowsPerPage;
-    let r: { n: bigint; last: bigint | null; text: string | null };
+  private async fetch(after: bigint, upto: bigint): Promise<Fetched> {
+    let r: { n: bigint; last: bigint | null; next: bigint | null; text: string | null };
     try {
-      r = (await this.db.query<{ n: bigint; last: bigint | null; text: string | null }>(PAGE_SQL, [after, limit])).rows[0];
+      r = (await this.db.query<{ n: bigint; last: bigint | null; next: bigint | null; text: string | null }>(PAGE_SQL, [after, upto])).rows[0];
     } catch (e) {
       // A page too large for one text value (only a tampered ledger has rows that big): read it
       // row by row. (Inside a caller's transaction the error has aborted it, and this rethrows.)
-      const rows = (await this.db.query<LedgerRow>(`${ROWS_SQL.replace('AND id <= $2', '')} LIMIT $2`, [after, Math.min(limit, 1000)])).rows;
+      const rows = await this.rows(after, upto);
+      const next = (await this.db.query<{ next: bigint | null }>('SELECT min(id) AS next FROM ledger WHERE id > $1', [upto])).rows[0].next;
       this.rowPages++;
-      return rows.length ? { after, last: BigInt(rows[rows.length - 1].id), n: rows.length, rows } : null;
+      const page: Page | null = rows.length ? { after, last: BigInt(rows[rows.length - 1].id), n: rows.length, rows } : null;
+      return { after, upto, next: next === null ? null : BigInt(next), page };
     }
+    const next = r.next === null ? null : BigInt(r.next);
     const n = Number(r.n);
-    if (n === 0 || r.text === null || r.last === null) return null;
+    if (n === 0 || r.text === null || r.last === null) return { after, upto, next, page: null };
     const last = BigInt(r.last);
     // Keep pages near a fixed size in characters whatever the metadata sizes are.
     const perRow = Math.max(1, r.text.length / n);
@@ -82,8 +142,8 @@ export class PageReader {
     // A text field holding a newline would add a line: then this page is read row by row.
     if (countLines(r.text) !== n) {
       this.rowPages++;
-      return { after, last, n, rows: await this.rows(after, last) };
+      return { after, upto, next, page: { after, last, n, rows: await this.rows(after, last) } };
     }
-    return { after, last, n, text: r.text };
+    return { after, upto, next, page: { after, last, n, text: r.text } };
   }
 }
