@@ -6,4 +6,5 @@ export { startBridge, openBridgeDb, type Bridge, type BridgeOptions } from './se
 export { BridgeError, type BridgeErrorCode } from './http';
 export type { LedgerRow, RejectionRow, AlertRow, BreakerState, ChainHead } from './read-model';
 export type { MetricsSnapshot, GiniSample } from './metrics-feed';
+export type { ArtifactsSnapshot } from './artifact-feed';
 export type { VerificationStatus, VerificationState } from './verification';

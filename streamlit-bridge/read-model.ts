@@ -79,6 +79,30 @@ export function alertRow(r: any): AlertRow {
   };
 }
 
+/** One recorded artifact call (a row of the `invocations` registry, 0006). */
+export interface InvocationRow {
+  entry_id: bigint; call_id: number; parent_call_id: number | null; artifact_id: string;
+  caller: string; invoker: string; owner: string | null; success: boolean; at_ms: number;
+}
+
+/**
+ * Calls recorded after (entry, call), in key order, at most `limit`, and only of ledger entries
+ * ≤ `upTo` (the tail's contiguous prefix), so a row is never skipped by a cursor that ran ahead.
+ * WHY the table and not a view: 0006 has no per-call view (invoke_edges aggregates away the
+ * invoker and the time); grid_reader holds SELECT on it and the bridge only reads it.
+ */
+export async function invocationsAfter(db: Queryable, after: { entry: bigint; call: number }, upTo: bigint, limit: number): Promise<InvocationRow[]> {
+  const r = await db.query<any>(
+    `SELECT entry_id, call_id, parent_call_id, artifact_id, caller, invoker, owner, type, at_ms FROM invocations
+     WHERE (entry_id, call_id) > ($1::bigint, $2::int) AND entry_id <= $3 ORDER BY entry_id, call_id LIMIT $4`,
+    [after.entry, after.call, upTo, limit],
+  );
+  return r.rows.map((x) => ({
+    entry_id: BigInt(x.entry_id), call_id: Number(x.call_id), parent_call_id: x.parent_call_id === null ? null : Number(x.parent_call_id),
+    artifact_id: x.artifact_id, caller: x.caller, invoker: x.invoker, owner: x.owner, success: x.type === 'INVOKE_SUCCESS', at_ms: Number(x.at_ms),
+  }));
+}
+
 /** Rows with id > after (ascending), at most `limit`. The tail and forward pages use this. */
 export async function ledgerAfter(db: Queryable, after: bigint, limit: number): Promise<LedgerRow[]> {
   const r = await db.query(`SELECT ${LEDGER_COLS} FROM ledger_feed WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit]);

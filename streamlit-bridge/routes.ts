@@ -9,6 +9,7 @@ import { BridgeError, pageBody, parseIntParam, parsePage, sendJson } from './htt
 import { alertPage, ledgerPage, readBalances, readBreaker, readHead, readWorld, rejectionPage } from './read-model';
 import type { FeedTail } from './tail';
 import type { MetricsFeed } from './metrics-feed';
+import type { ArtifactFeed } from './artifact-feed';
 import type { Verifier } from './verification';
 import type { SseHub } from './sse';
 
@@ -16,6 +17,7 @@ export interface BridgeContext {
   db: Db;
   tail: FeedTail;
   metrics: MetricsFeed;
+  artifacts: ArtifactFeed;
   verifier: Verifier;
   sse: SseHub;
   role: { role: string; can_write: boolean };
@@ -88,6 +90,10 @@ export const ROUTES: Record<string, [Handler, string]> = {
       sendJson(res, 200, ctx.metrics.snapshot(n), ctx.cors);
     },
     'telemetry time series (volume, velocity, minted/burned, rejection rate by code, Gini series); ?buckets=N newest',
+  ],
+  '/api/artifacts': [
+    async (ctx, _q, _r, res) => sendJson(res, 200, await ctx.artifacts.snapshot(ctx.db, ctx.tail.lastLedgerId), ctx.cors),
+    'artifact economy (engine/telemetry analyzeArtifacts over recorded calls): dependency depth and longest chain, cycles, top 10 Lindy scores (age buckets × distinct invokers), control entropy (owner vs autonomous calls)',
   ],
   '/api/breaker': [async (ctx, _q, _r, res) => sendJson(res, 200, await readBreaker(ctx.db), ctx.cors), 'circuit breaker: open, reason, set_by, entry_id, set_at'],
   '/api/verification': [

@@ -17,6 +17,7 @@ import { BASE_HEADERS, BridgeError, sendError } from './http';
 import { readActors, readBreaker, readRole } from './read-model';
 import { FeedTail } from './tail';
 import { MetricsFeed } from './metrics-feed';
+import { ArtifactFeed } from './artifact-feed';
 import { Verifier } from './verification';
 import { SseHub } from './sse';
 import { StaticFiles } from './static';
@@ -35,6 +36,8 @@ export interface BridgeOptions {
   pollMs?: number;
   bucketMs?: number;
   maxBuckets?: number;
+  /** Lindy age bucket of /api/artifacts (default LIMITS.telemetry.defaultBucketMs). */
+  lindyBucketMs?: number;
   verifyMinIntervalMs?: number;
   /** Serve the dashboard (default true). */
   dashboard?: boolean;
@@ -116,7 +119,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
 
   await tail.start();
   caughtUp = true;
-  const ctx: BridgeContext = { db, tail, metrics, verifier, sse, role, startedAt: Date.now(), cors: {} };
+  const artifacts = new ArtifactFeed({ bucketMs: opts.lindyBucketMs });
+  const ctx: BridgeContext = { db, tail, metrics, artifacts, verifier, sse, role, startedAt: Date.now(), cors: {} };
   void verifier.run().catch(() => {});
 
   const server = createServer({ requestTimeout: LIMITS.http.requestTimeoutMs, headersTimeout: LIMITS.http.headersTimeoutMs }, (req, res) => {

@@ -152,6 +152,28 @@ function renderMetrics(m) {
   $('rejection-codes').replaceChildren(...Object.entries(codes).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([c, n]) => h('span', { class: 'code', title: `${n} in the charted window` }, c, h('b', null, n))));
 }
 
+// ---- artifact economy --------------------------------------------------------------------
+function renderArtifacts(a) {
+  const c = a.controlEntropy;
+  const rows = [];
+  const add = (k, ...val) => rows.push(h('dt', null, k), h('dd', null, ...val));
+  add('dependency depth', h('b', null, String(a.depth)), ` · ${fmtAmount(a.artifacts)} artifacts, ${fmtAmount(a.edges)} edges`);
+  add('longest chain', a.longestChain.length ? h('span', { class: 'chain' }, a.longestChain.join(' → ')) : '—');
+  add('cycles', a.cycleCount ? h('span', { class: 'bad', title: a.cycles.map((x) => x.join(' ↔ ')).join('\n') }, String(a.cycleCount)) : '0');
+  add('control entropy', h('b', null, `${fmtRatio(c.entropyBits)} bits`), ' (0 = one mode, 1 = even mix)');
+  add('calls', `${fmtAmount(c.invocations)}: ${fmtAmount(c.command)} by the owner, ${fmtAmount(c.autonomous)} autonomous`);
+  if (a.fold_error) add('error', h('span', { class: 'bad' }, `${a.fold_error.code}: ${a.fold_error.message}`));
+  $('artifact-figures').replaceChildren(...rows);
+  const lindy = a.lindy.map((r) => h('tr', { 'data-artifact': r.artifact },
+    h('td', null, h('span', { class: 'actor' }, r.artifact)),
+    h('td', { title: `first seen ${new Date(r.firstSeenAt).toISOString()}` }, String(r.ageBuckets)),
+    h('td', null, String(r.distinctInvokers)),
+    h('td', { title: `${r.successes} succeeded` }, fmtAmount(r.invocations)),
+    h('td', null, h('b', null, fmtAmount(r.score)))));
+  $('lindy').tBodies[0].replaceChildren(...(lindy.length ? lindy : [h('tr', null, h('td', { colspan: '5', class: 'zero' }, 'no artifact has been invoked yet'))]));
+  $('artifacts-hint').textContent = `Lindy age in ${a.lindyBucketMs / 60000} min buckets · as of entry #${a.as_of.entry_id}`;
+}
+
 // ---- breaker & verification --------------------------------------------------------------
 function renderBreaker(b) {
   setPill('pill-breaker', b.open ? 'open' : 'closed', b.open ? 'breaker OPEN' : 'breaker closed');
@@ -191,7 +213,7 @@ function scheduleRefresh() {
   refreshTimer = setTimeout(async () => {
     refreshTimer = null;
     lastRefresh = Date.now();
-    await Promise.all([getJson('/api/world').then(renderWorld), getJson('/api/metrics').then(renderMetrics)]).catch(() => {});
+    await Promise.all([getJson('/api/world').then(renderWorld), getJson('/api/metrics').then(renderMetrics), getJson('/api/artifacts').then(renderArtifacts)]).catch(() => {});
   }, wait);
 }
 
@@ -219,6 +241,8 @@ async function loadAll() {
   emptyFeed('rejection-feed', 'nothing refused — every proposal so far obeyed the law');
   emptyFeed('alert-feed', 'no alerts');
   renderVerification(verification);
+  // Not part of the Promise.all above: the artifact panel failing must not blank the dashboard.
+  await getJson('/api/artifacts').then(renderArtifacts).catch(() => {});
   document.body.dataset.ready = 'true';
 }
 
