@@ -16,7 +16,7 @@ CREATE FUNCTION grid_load(
 -- planner otherwise picks hash or merge joins, or nested loops over sequential scans, that read
 -- the whole ledger (measured: the cost of a 1000-proposal batch grew with every batch, to
 -- ~3 s at 150k rows). Every lookup here has an index; forbid the rest.
-SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
   v_actors text[];
@@ -89,7 +89,7 @@ CREATE FUNCTION grid_append(
   p_rej_id uuid[], p_rej_agent text[], p_rej_kind text[], p_rej_proposal text[], p_rej_hash text[],
   p_rej_code text[], p_rej_message text[], p_rej_details text[]
 ) RETURNS jsonb LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
   h ledger_head%ROWTYPE;

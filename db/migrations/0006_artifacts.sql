@@ -95,7 +95,7 @@ CREATE FUNCTION grid_load_artifacts(
   p_artifacts text[], p_listings uuid[], p_blobs text[], p_owners text[],
   p_principals text[], p_since_ms bigint, p_rate_cap integer
 ) RETURNS jsonb LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
   v_ids text[];
