@@ -30,6 +30,13 @@ export class GridLinearApi implements ICredentialType {
       description: 'Team ID or key (e.g. ENG) tickets are opened in; empty works only when the workspace has exactly one team',
     },
     {
+      displayName: 'Dispute Label',
+      name: 'label',
+      type: 'string',
+      default: 'dispute',
+      description: 'Label put on every dispute ticket, next to a label named after the rejection code (created if missing)',
+    },
+    {
       displayName: 'Webhook Signing Secret',
       name: 'webhookSecret',
       type: 'string',

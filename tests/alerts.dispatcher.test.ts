@@ -87,6 +87,16 @@ forEachBackend('alerts: outbox dispatcher', (b) => {
     assert.deepEqual([d.status, d.remote_id], ['delivered', t.id]);
   });
 
+  it('GIVEN a configured dispute label WHEN a rejection is ticketed THEN the ticket carries that label and the code', async () => {
+    const db = await b.fresh({ init: true });
+    const p = overdraw();
+    await new LedgerWriter(db).apply(p);
+    const ch = new LinearChannel({ apiKey: fake.apiKey, apiUrl: fake.apiUrl, team: fake.team.key, label: 'grid-dispute' });
+    assert.equal((await dispatcher(db, [ch]).runOnce()).delivered, 1);
+    const [t] = tickets(`Dispute: ${p.proposal_id}`);
+    assert.deepEqual(fake.labels.filter((l) => t.labelIds.includes(l.id)).map((l) => l.name).sort(), ['INSUFFICIENT_BALANCE', 'grid-dispute']);
+  });
+
   it('GIVEN Linear applies issueCreate but the answer is lost WHEN the dispatcher retries THEN it finds and adopts the ticket: exactly one per proposal', async () => {
     const db = await b.fresh({ init: true });
     const w = new LedgerWriter(db);

@@ -27,7 +27,7 @@ const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()
 export function alertConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AlertConfig {
   const cfg: AlertConfig = {};
   if (env.LINEAR_API_KEY) {
-    cfg.linear = { apiKey: env.LINEAR_API_KEY, apiUrl: env.LINEAR_API_URL || undefined, team: env.LINEAR_TEAM_ID || undefined, skipCodes: list(env.LINEAR_SKIP_CODES) };
+    cfg.linear = { apiKey: env.LINEAR_API_KEY, apiUrl: env.LINEAR_API_URL || undefined, team: env.LINEAR_TEAM_ID || undefined, skipCodes: list(env.LINEAR_SKIP_CODES), ...(env.LINEAR_LABEL ? { label: env.LINEAR_LABEL } : {}) };
   }
   if (env.DISCORD_WEBHOOK_URL || (env.DISCORD_WEBHOOK_ID && env.DISCORD_WEBHOOK_TOKEN)) {
     cfg.discord = env.DISCORD_WEBHOOK_URL

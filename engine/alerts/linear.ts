@@ -24,6 +24,8 @@ export interface LinearChannelOptions {
   team?: string;
   /** Rejection codes that never open a ticket (e.g. CIRCUIT_OPEN floods while the breaker is open). */
   skipCodes?: readonly string[];
+  /** The label every dispute ticket carries next to its code (LINEAR_LABEL; default "dispute"). */
+  label?: string;
   timeoutMs?: number;
 }
 
@@ -67,7 +69,7 @@ export class LinearChannel implements AlertChannel {
     const teamId = await this.team();
     const existing = await this.find(alert, teamId);
     if (existing) return { remoteId: existing.id, remoteUrl: existing.url, adopted: true };
-    const labelNames = alert.topic === 'rejection' ? ['dispute', alert.code] : ['circuit-breaker'];
+    const labelNames = alert.topic === 'rejection' ? [this.opts.label || 'dispute', alert.code] : ['circuit-breaker'];
     const labelIds: string[] = [];
     for (const n of labelNames) labelIds.push(await this.label(n, teamId));
     const res = await this.request<{ issueCreate: { success: boolean; issue: IssueRef | null } }>(CREATE_ISSUE, {

@@ -153,7 +153,7 @@ async function channelsFor(ctx: IExecuteFunctions, o: Options): Promise<AlertCha
   if (wanted.includes('linear')) {
     const l = await linearSettings(ctx);
     const skipCodes = (o.skipCodes ?? 'CIRCUIT_OPEN').split(',').map((s) => s.trim()).filter(Boolean);
-    channels.push(new LinearChannel({ apiKey: l.apiKey, apiUrl: l.apiUrl || undefined, team: l.teamId || undefined, skipCodes }));
+    channels.push(new LinearChannel({ apiKey: l.apiKey, apiUrl: l.apiUrl || undefined, team: l.teamId || undefined, label: l.label || undefined, skipCodes }));
   }
   if (wanted.includes('discord')) {
     channels.push(new DiscordChannel({ ...(await discordSettings(ctx)), severities: o.discordSeverities }));

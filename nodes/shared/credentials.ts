@@ -50,12 +50,13 @@ export interface LinearSettings {
   apiKey: string;
   apiUrl: string;
   teamId: string;
+  label: string;
   webhookSecret: string;
 }
 
 export async function linearSettings(ctx: Ctx): Promise<LinearSettings> {
   const c = await ctx.getCredentials(CRED.linear);
-  return { apiKey: text(c, 'apiKey'), apiUrl: text(c, 'apiUrl'), teamId: text(c, 'teamId'), webhookSecret: text(c, 'webhookSecret') };
+  return { apiKey: text(c, 'apiKey'), apiUrl: text(c, 'apiUrl'), teamId: text(c, 'teamId'), label: text(c, 'label'), webhookSecret: text(c, 'webhookSecret') };
 }
 
 export interface DiscordSettings {
