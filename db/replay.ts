@@ -20,7 +20,7 @@ import type { Db } from './adapter';
 import { entryHash } from './hash';
 import { LIMITS } from '../validator/limits';
 import { GridError } from './errors';
-import { Fold, METADATA_KINDS, type BadRow } from './replay/fold';
+import { Fold, MOVE_ONLY_KINDS, type BadRow } from './replay/fold';
 import { PageReader, type LedgerRow, type Page } from './replay/source';
 import { checkHashes, splitLine, utf8, FIELDS, metadataAligned, type HashCheck } from './replay/page';
 import { HashPool } from './replay/hash-pool';
@@ -54,8 +54,23 @@ export interface ReplayOptions {
   onProgress?: (rows: number, lastId: bigint) => void;
   /** Stop collecting bad rows after this many (the count still grows). */
   maxBadRows?: number;
+  /** Pages read at once (default: see `readAhead`). More than 1 only for a pooled Db outside a transaction. */
+  readAhead?: number;
   /** Threads that re-hash pages beside the main thread (default: see `defaultWorkers`; 0: hash on the main thread). */
   workers?: number;
+}
+
+/**
+ * Pages to read at once. Each needs a connection of its own, which a pooled Db has outside a
+ * transaction (each statement runs on whichever connection is free) — but a Db that is one
+ * transaction (health, verification: one snapshot) has one connection, where concurrent queries
+ * are deprecated in pg. In autocommit every statement starts its own transaction, so now() (the
+ * transaction's start) equals statement_timestamp() exactly; inside a transaction block it is earlier.
+ */
+async function readAhead(db: Db): Promise<number> {
+  if (db.kind !== 'postgres') return 1; // PGlite runs one query at a time in this thread anyway
+  const r = await db.query<{ own: boolean }>('SELECT now() = statement_timestamp() AS own');
+  return r.rows[0]?.own ? LIMITS.replay.pagesInFlight : 1;
 }
 
 /**
@@ -82,8 +97,8 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
     }
   }
   fold.start();
-  const reader = new PageReader(db, fold.lastId, db.kind === 'postgres' ? LIMITS.replay.pagesInFlight : 1);
-  const workers = Math.min(LIMITS.replay.maxWorkers, opts.workers ?? defaultWorkers());
+  const reader = new PageReader(db, fold.lastId, opts.readAhead ?? (await readAhead(db)));
+  let workers = Math.min(LIMITS.replay.maxWorkers, opts.workers ?? defaultWorkers());
   let pool: HashPool | null = null;
   try {
     for (let page = await reader.read(); page !== null; page = await reader.read()) {
@@ -91,7 +106,10 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
         page.rows.forEach((r, i) => foldRow(fold, i, r));
         fold.endPage([]);
       } else {
-        if (!pool && workers > 0 && page.n >= LIMITS.replay.workerMinRows) pool = HashPool.open(workers);
+        if (!pool && workers > 0 && page.n >= LIMITS.replay.workerMinRows) {
+          pool = HashPool.open(workers);
+          if (!pool) workers = 0;
+        }
         const hashing = pool?.check(page.text);
         hashing?.catch(() => {});
         const cutoff = await foldPage(fold, page as Page & { text: string }, reader);
@@ -99,9 +117,10 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
         try {
           hc = hashing ? await hashing : checkHashes(utf8(page.text));
         } catch {
-          // A worker died: finish inline.
+          // A worker died: go on without workers.
           await pool?.close();
           pool = null;
+          workers = 0;
           hc = checkHashes(utf8(page.text));
         }
         // Lines from `cutoff` on were read row by row, and hashed then.
@@ -112,6 +131,8 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
       opts.onProgress?.(fold.rows, fold.lastId);
     }
   } finally {
+    // Nothing of ours may still run on the connection when the caller goes on (or rolls back).
+    await reader.drain();
     await pool?.close();
   }
   fold.finish();
@@ -204,8 +225,8 @@ async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageR
     prevNum = idNum;
     if (sep[7] - sep[6] - 1 !== kind.length || !text.startsWith(kind, sep[6] + 1)) kind = text.slice(sep[6] + 1, sep[7]);
     if (sep[11] - sep[10] - 1 !== resource.length || !text.startsWith(resource, sep[10] + 1)) resource = text.slice(sep[10] + 1, sep[11]);
-    // applyEffect reads the proposal id and agent (like the metadata) only for METADATA_KINDS.
-    const ctx = METADATA_KINDS.has(kind);
+    // applyEffect reads the proposal id and agent (like the metadata) only beyond MOVE_ONLY_KINDS.
+    const ctx = !MOVE_ONLY_KINDS.has(kind);
     fold.row(
       line, idText, text.slice(sep[3] + 1, sep[4]), kind,
       ctx ? text.slice(sep[7] + 1, sep[8]) : '',

@@ -1,8 +1,8 @@
 /**
  * The per-row half of replay: checks ids, links, time, shape and balances, and folds each entry
  * into a MemoryWorld through `applyEffect` (the one definition of what an entry does to state).
- * The hash check may arrive later (from the verify workers): a page's problems are collected with
- * their line offsets and merged in row order once the page's hashes are known.
+ * The hash check arrives per page (computed after the fold, or by the verify workers): a page's
+ * problems are collected with their line numbers and merged in row order once its hashes are known.
  */
 import { MemoryWorld, type EntryKind, type Effect } from '../../validator';
 import { GENESIS_HASH } from '../hash';
@@ -17,11 +17,13 @@ const CREATES: ReadonlySet<string> = new Set<EntryKind>(['mint', 'interest']);
 // compute_charge: the CPU a sandbox run used, charged in the compute resource (validator/artifacts.ts).
 const DESTROYS: ReadonlySet<string> = new Set<EntryKind>(['burn', 'tax', 'compute_charge']);
 /**
- * The kinds whose effect reads the entry's metadata (MemoryWorld.applyEffect's switch). Other
- * kinds only move balances, so their metadata is not parsed on the main thread (the hash check
- * canonicalizes it in the workers). Keep in step with applyEffect.
+ * The kinds whose effect is only the balance move (the default branch of MemoryWorld.applyEffect's
+ * switch): for them the fold moves the balances itself and does not parse the metadata (the hash
+ * check canonicalizes it). Every other kind — including any kind added later — goes through
+ * applyEffect with its parsed metadata. Listing the plain kinds, not the others, keeps a new kind
+ * correct (only slower) until it is listed here.
  */
-export const METADATA_KINDS: ReadonlySet<string> = new Set<EntryKind>(['offer', 'swap', 'offer_cancel', 'policy_set', 'breaker_set']);
+export const MOVE_ONLY_KINDS: ReadonlySet<string> = new Set<EntryKind>(['transfer', 'harvest', 'tax', 'mint', 'burn', 'interest', 'compute_charge']);
 
 /** Rank of each problem within one row: the order the checks run in. */
 const RANK = { ID_GAP: 0, BROKEN_LINK: 1, HASH_MISMATCH: 2, TIME_REVERSED: 3, BAD_SHAPE: 4, NEGATIVE_BALANCE: 5 } as const;
@@ -89,8 +91,8 @@ export class Fold {
 
   /**
    * One ledger row, in id order. `pos` identifies the row within its page (for merging the hash
-   * verdict); `hashOk` is undefined when the verdict comes later through `endPage`. `agent` and
-   * `proposalId` are read only for METADATA_KINDS (as applyEffect does).
+   * verdict); `hashOk` is undefined when the verdict comes later through `endPage`. `agent`,
+   * `proposalId` and `metadata` are not read for MOVE_ONLY_KINDS (applyEffect does not read them).
    */
   row(
     pos: number,
@@ -128,7 +130,7 @@ export class Fold {
       if (creates) this.minted.set(resource, (this.minted.get(resource) ?? 0n) + amount);
       if (destroys) this.burned.set(resource, (this.burned.get(resource) ?? 0n) + amount);
     }
-    if (METADATA_KINDS.has(kind)) {
+    if (!MOVE_ONLY_KINDS.has(kind)) {
       // applyEffect is the definition of what an entry does; hand it the current balances it
       // moves and take back what it wrote.
       const e: Effect = { kind: kind as EntryKind, from, to, resource, amount, metadata: JSON.parse(metadata) };
