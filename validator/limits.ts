@@ -286,7 +286,7 @@ export const LIMITS = {
     pagesInFlight: 2,
     /** Verify workers hash in parallel only from this many rows in a page: a worker costs tens of ms to start. */
     workerMinRows: 20_000,
-    /** Upper bound on verify workers (else os.availableParallelism()). */
+    /** Upper bound on verify workers (by default one per core beyond two: see db/replay.ts defaultWorkers). */
     maxWorkers: 4,
   },
 } as const;
