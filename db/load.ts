@@ -2,6 +2,7 @@
  * Loads, under the locks of the actors a batch names, the slice of state the batch needs into a
  * MemoryWorld the law can read. One round trip (grid_load, migration 0003).
  */
+import { offerFromRow } from './rows';
 import { MemoryWorld, policyFromJson, DEFAULT_POLICY, type Proposal, type Policy, type ActorKind } from '../validator';
 import type { Queryable } from './adapter';
 import { artifactNeeds, loadArtifacts } from './artifacts';
@@ -98,15 +99,7 @@ export async function loadState(
   for (const [id, unit] of s.resources) w.resources.set(id, { id, unit });
   for (const [a, res, amt] of s.balances) w.setBalance(a, res, BigInt(amt));
   for (const o of s.offers) {
-    w.offers.set(o.offer_id, {
-      offer_id: o.offer_id,
-      maker: o.maker,
-      give: { resource: o.give_resource, amount: BigInt(o.give_amount) },
-      want: { resource: o.want_resource, amount: BigInt(o.want_amount) },
-      counterparty: o.counterparty,
-      expires_at: o.expires_at_ms === null ? null : Number(o.expires_at_ms),
-      status: o.status,
-    });
+    w.offers.set(o.offer_id, offerFromRow(o));
   }
   let counts: Record<string, number> = s.actions;
   const rl = w.policy.rate_limit;

@@ -8,6 +8,7 @@
  * (the n8n nodes, the service): `const loop = await openLoop(opts); await loop.tick(); ...;
  * loop.summary(); await loop.close()`.
  */
+import { sleep } from './sleep';
 import { join } from 'node:path';
 import { LIMITS } from '../validator';
 import { openDb, type Db } from '../db/adapter';
@@ -162,7 +163,7 @@ export async function runLoop(opts: LoopOptions = {}): Promise<LoopSummary> {
         stoppedBy = 'collapse';
         break;
       }
-      if (opts.intervalMs && t + 1 < loop.ticks) await pause(opts.intervalMs, opts.signal);
+      if (opts.intervalMs && t + 1 < loop.ticks) await sleep(opts.intervalMs, opts.signal);
     }
     if (stoppedBy === 'ticks' && opts.signal?.aborted) stoppedBy = 'signal';
     return await loop.summary(stoppedBy);
@@ -207,15 +208,3 @@ function llmTotals(proposers: Map<AgentKind, Proposer>) {
   return g instanceof GeminiProposer ? Object.fromEntries([...g.totals].sort(([a], [b]) => (a < b ? -1 : 1))) : {};
 }
 
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -2,6 +2,7 @@
  * Replay's state outside the fold: comparing the folded balances with the cache, writing the
  * cache back (repair), the state checksum, and checkpoints (load, restore, take).
  */
+import { offerFromRow } from '../rows';
 import { createHash } from 'node:crypto';
 import { MemoryWorld, policyToJson, policyFromJson, canonicalJson } from '../../validator';
 import type { Db, Queryable } from '../adapter';
@@ -124,15 +125,7 @@ export function restoreState(world: MemoryWorld, s: CheckpointState, minted: Map
   world.policy = policyFromJson(s.policy);
   world.breaker = { ...s.breaker };
   for (const o of s.offers as any[]) {
-    world.offers.set(o.offer_id, {
-      offer_id: o.offer_id,
-      maker: o.maker,
-      give: { resource: o.give_resource, amount: BigInt(o.give_amount) },
-      want: { resource: o.want_resource, amount: BigInt(o.want_amount) },
-      counterparty: o.counterparty,
-      expires_at: o.expires_at_ms === null ? null : Number(o.expires_at_ms),
-      status: o.status,
-    });
+    world.offers.set(o.offer_id, offerFromRow(o));
   }
   for (const [r, v] of Object.entries(s.minted)) minted.set(r, BigInt(v));
   for (const [r, v] of Object.entries(s.burned)) burned.set(r, BigInt(v));

@@ -16,6 +16,7 @@
  * LIMITS.agents.maxRetryDelayMs is not waited for: LLM_RATE_LIMITED). Each call has a deadline
  * of LIMITS.llm.requestTimeoutMs.
  */
+import { sleep } from '../sleep';
 import { LIMITS } from '../../validator';
 import { Prng } from './prng';
 import { buildPrompt, llmResponseSchema } from './prompt';
@@ -88,7 +89,7 @@ export class GeminiProposer implements Proposer {
     this.o.maxBackoffMs = Math.min(this.o.maxBackoffMs, LIMITS.llm.maxBackoffMs);
     this.o.timeoutMs = Math.min(this.o.timeoutMs, LIMITS.llm.requestTimeoutMs);
     this.model = this.o.model;
-    this.sleep = options.sleep ?? abortableSleep;
+    this.sleep = options.sleep ?? sleep;
   }
 
   isFrozen(ctx: ProposeContext): boolean {
@@ -240,15 +241,3 @@ export function withEnvelope(text: string, proposalId: string, agent: string): u
   return { proposal_id: proposalId, agent, ...(v as Record<string, unknown>) };
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
