@@ -79,7 +79,10 @@ export async function loadArtifacts(tx: Queryable, proposals: Proposal[], w: Mem
   for (const [hash, bytes] of s.blobs) w.book.blobs.set(hash, Number(bytes));
   for (const [o, bytes] of Object.entries(s.disk)) w.book.disk.set(o, Number(bytes));
   // A run recorded by the engine for a principal counts toward that principal's rate limit.
-  for (const [a, n] of Object.entries(s.actions)) w.baseCounts.set(a, (w.baseCounts.get(a) ?? 0) + Number(n));
+  // The query counts them after `sinceMs` without their times; this world is decided at one
+  // window start and then discarded (artifact batches never warm the writer's cache), so
+  // placing them just inside the window is exact for it.
+  for (const [a, n] of Object.entries(s.actions)) if (Number(n) > 0) w.recordAction(a, sinceMs + 1, Number(n));
 }
 
 export function artifactFromRow(a: any): ArtifactState {

@@ -1,6 +1,6 @@
 /**
- * Loads, under the locks of the actors a batch names, the slice of state the batch needs into a
- * MemoryWorld the law can read. One round trip (grid_load, migration 0003).
+ * Loads, under the chain-head lock, the slice of state a batch needs into a MemoryWorld the law
+ * can read, plus the head the batch will extend. One round trip (grid_load, migration 0007).
  */
 import { offerFromRow } from './rows';
 import { MemoryWorld, policyFromJson, DEFAULT_POLICY, type Proposal, type Policy, type ActorKind } from '../validator';
@@ -18,12 +18,22 @@ export interface Decided {
   validator_version?: string;
 }
 
+/** The chain head a batch extends, and the version of the state it was decided against. */
+export interface Head {
+  lastId: bigint;
+  lastHash: string;
+  lastAtMs: number;
+  stateVersion: string;
+}
+
 export interface Loaded {
   world: MemoryWorld;
   decided: Map<string, Decided>;
+  head: Head;
+  /** Agents whose rate window was read (the proposers that are of kind agent). */
+  windowsLoaded: string[];
 }
 
-/** What a batch touches, derived from the proposals alone (the policy is not known yet). */
 export function needsOf(proposals: Proposal[]) {
   const ids = new Set<string>();
   const actors = new Set<string>();
@@ -62,13 +72,41 @@ export function needsOf(proposals: Proposal[]) {
   return { ids, actors, holders, offers };
 }
 
+/**
+ * Reads, under the chain-head lock (grid_load takes it and the transaction holds it to commit),
+ * the slice of state the proposals need. The actors to read depend on the policy (its treasury,
+ * its interest resource, its rate window); `policyHint` is the writer's guess, and when the
+ * policy turns out to differ in a way that matters the slice is read again with the real one —
+ * inside the same transaction, so nothing changed in between.
+ */
 export async function loadState(
   tx: Queryable,
   proposals: Proposal[],
   extraIds: string[],
   now: number,
   policyHint: Policy,
+  /** Read the whole registry if it has at most this many actors (0: only what the batch names). */
+  warmCap = 0,
 ): Promise<Loaded> {
+  const first = await loadOnce(tx, proposals, extraIds, now, policyHint, warmCap);
+  const real = first.world.policy;
+  if (hintMatters(policyHint, real, proposals)) return loadOnce(tx, proposals, extraIds, now, real, warmCap);
+  return first;
+}
+
+function hintMatters(hint: Policy, real: Policy, proposals: Proposal[]): boolean {
+  return (
+    hint.rate_limit.window_ms !== real.rate_limit.window_ms ||
+    hint.rate_limit.max_actions !== real.rate_limit.max_actions ||
+    proposals.some(
+      (p) =>
+        (p.kind === 'accrue_interest' && hint.interest.resource !== real.interest.resource) ||
+        (p.kind === 'policy_set' && hint.carbon_tax.treasury !== real.carbon_tax.treasury),
+    )
+  );
+}
+
+async function loadOnce(tx: Queryable, proposals: Proposal[], extraIds: string[], now: number, policyHint: Policy, warmCap: number): Promise<Loaded> {
   const n = needsOf(proposals);
   for (const id of extraIds) n.ids.add(id);
   // A policy change is checked against the treasury it would leave in force.
@@ -79,10 +117,10 @@ export async function loadState(
   }
   // Interest needs every holder of the interest resource; the policy says which resource that is.
   const holders = n.holders.size ? [policyHint.interest.resource] : [];
-  let since = now - policyHint.rate_limit.window_ms;
+  const since = now - policyHint.rate_limit.window_ms;
   // Rate limits count proposals by their proposer, so only proposers need a window.
   const rateAgents = [...new Set(proposals.map((p) => p.agent))];
-  const r = await tx.query<{ s: any }>('SELECT grid_load($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::bigint, $7::integer) AS s', [
+  const r = await tx.query<{ s: any }>('SELECT grid_load($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::bigint, $7::integer, $8::integer) AS s', [
     [...n.ids],
     [...n.actors],
     holders,
@@ -90,6 +128,7 @@ export async function loadState(
     rateAgents,
     since,
     policyHint.rate_limit.max_actions,
+    warmCap,
   ]);
   const s = typeof r.rows[0].s === 'string' ? JSON.parse(r.rows[0].s) : r.rows[0].s;
   const w = new MemoryWorld();
@@ -98,28 +137,17 @@ export async function loadState(
   for (const [id, kind] of s.actors) w.actors.set(id, { id, kind: kind as ActorKind });
   for (const [id, unit] of s.resources) w.resources.set(id, { id, unit });
   for (const [a, res, amt] of s.balances) w.setBalance(a, res, BigInt(amt));
-  for (const o of s.offers) {
-    w.offers.set(o.offer_id, offerFromRow(o));
+  for (const o of s.offers) w.offers.set(o.offer_id, offerFromRow(o));
+  for (const [agent, runs] of Object.entries(s.actions as Record<string, Array<[string, number]>>)) {
+    for (const [at, count] of runs) w.recordAction(agent, Number(at), Number(count));
   }
-  let counts: Record<string, number> = s.actions;
-  const rl = w.policy.rate_limit;
-  if (rl.window_ms !== policyHint.rate_limit.window_ms || rl.max_actions !== policyHint.rate_limit.max_actions) {
-    // The policy changed since the hint: count again with the real window (rare).
-    since = now - rl.window_ms;
-    const c = await tx.query<{ agent: string; n: string | bigint }>(
-      `SELECT a AS agent, (SELECT count(*) FROM (SELECT 1 FROM ledger l WHERE l.leg = 0 AND l.agent = a
-         AND l.executed_at > timestamptz 'epoch' + $2::bigint * interval '1 millisecond' LIMIT $3) c) AS n
-       FROM unnest($1::text[]) AS a`,
-      [rateAgents, since, rl.max_actions],
-    );
-    counts = Object.fromEntries(c.rows.map((x) => [x.agent, Number(x.n)]));
-  }
-  w.baseSince = since;
-  for (const [a, c] of Object.entries(counts)) w.baseCounts.set(a, Number(c));
   // Artifact economy (migration 0006): a second round trip, only for batches that need it.
-  if (proposals.some(isArtifactProposal)) await loadArtifacts(tx, proposals, w, since, rl.max_actions);
+  if (proposals.some(isArtifactProposal)) await loadArtifacts(tx, proposals, w, since, w.policy.rate_limit.max_actions);
   const decided = new Map<string, Decided>();
   for (const d of s.decided as Decided[]) decided.set(d.proposal_id, d);
-  w.now = now;
-  return { world: w, decided };
+  const h = s.head;
+  const head: Head = { lastId: BigInt(h.last_id), lastHash: h.last_hash, lastAtMs: Number(h.last_at_ms), stateVersion: h.state_version };
+  // Decision time never runs backwards along the chain, even when writers' clocks disagree.
+  w.now = Math.max(now, head.lastAtMs);
+  return { world: w, decided, head, windowsLoaded: Object.keys(s.actions) };
 }

@@ -29,7 +29,18 @@ export const LIMITS = {
   },
   ledger: {
     /** Proposals per write transaction in the batch / group-commit path. */
-    maxBatch: 1000,
+    maxBatch: 10_000,
+    /**
+     * The writer's warm cache (db/writer.ts) is dropped and rebuilt after this many batches or
+     * once it holds this many actors: rate windows of idle agents are pruned only when read, so
+     * an unbounded cache would grow with the ledger.
+     */
+    cacheMaxBatches: 10_000,
+    cacheMaxActors: 100_000,
+    /** A registry this small is read whole when the cache is (re)built. */
+    cacheWarmActors: 10_000,
+    /** After seeing another writer commit, this many batches take the slow path before the cache is tried again. */
+    contendedSlowBatches: 64,
     /** Proposals waiting for the writer before `apply` answers QUEUE_FULL. */
     maxQueue: 10_000,
     /** Rows fetched per page by replay / verify. */

@@ -10,6 +10,7 @@ import { carbonTax, resourcePolicy, applyPolicyPatch } from './policy';
 import { ProposalSchema, type Proposal, PolicyPatchSchema } from './schemas';
 import type { ActorKind, Effect } from './types';
 import type { WorldView } from './world';
+import { fastTransfer } from './fast-transfer';
 import { LIMITS } from './limits';
 // Artifact economy kinds: their rules live in artifacts.ts; decide() dispatches at each step.
 import { ARTIFACT_MAY_PROPOSE, isArtifactProposal, artifactStatic, artifactActors, artifactRegistry, authorizeArtifact, decideArtifact } from './artifacts';
@@ -51,6 +52,8 @@ export function parseProposal(input: unknown): { ok: true; proposal: Proposal } 
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return reject('MALFORMED', 'proposal must be a JSON object');
   }
+  const fast = fastTransfer(value);
+  if (fast) return { ok: true, proposal: fast };
   const shape = shapeProblem(value, 0);
   if (shape) return reject('MALFORMED', shape);
   // The seed's TradeJSON has no `kind`: a proposal without one is a transfer.

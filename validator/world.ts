@@ -63,13 +63,10 @@ export class MemoryWorld implements WorldView {
   readonly balances = new Map<string, bigint>();
   readonly offers = new Map<string, OfferState>();
   /**
-   * Rate-limit window. `baseCounts` are the applied proposals per agent counted by the loader
-   * for decision times > `baseSince`; `recent` are decision times applied in memory since then.
-   * The writer decides a whole batch at one `now`, so counts plus appended times are exact.
+   * Rate-limit windows: per agent, the decision times of its applied proposals (see RateWindow).
+   * Loaders fill them from the ledger; deciding a proposal records one more.
    */
-  baseSince = -Infinity;
-  readonly baseCounts = new Map<string, number>();
-  readonly recent = new Map<string, number[]>();
+  readonly windows = new Map<string, RateWindow>();
   /** Artifacts, escrow listings, content sizes, disk use (validator/artifact-state.ts). */
   readonly book = new ArtifactBook();
 
@@ -119,17 +116,12 @@ export class MemoryWorld implements WorldView {
     return this.offers.get(id);
   }
   actionsSince(agent: string, sinceMs: number): number {
-    // The loader counted from `baseSince`, which is never later than the window start the
-    // writer asks about: the count may include a few just-expired actions (stricter, never looser).
-    const base = sinceMs >= this.baseSince ? (this.baseCounts.get(agent) ?? 0) : 0;
-    let n = 0;
-    for (const t of this.recent.get(agent) ?? []) if (t > sinceMs) n++;
-    return base + n;
+    return this.windows.get(agent)?.countAfter(sinceMs) ?? 0;
   }
-  recordAction(agent: string, at: number) {
-    const ts = this.recent.get(agent);
-    if (ts) ts.push(at);
-    else this.recent.set(agent, [at]);
+  recordAction(agent: string, at: number, count = 1) {
+    let w = this.windows.get(agent);
+    if (!w) this.windows.set(agent, (w = new RateWindow()));
+    w.add(at, count);
   }
 
   /**
@@ -184,5 +176,55 @@ export class MemoryWorld implements WorldView {
       default:
         break;
     }
+  }
+}
+
+/**
+ * One agent's recent actions as (time, count) runs in time order. The writer stamps a whole batch
+ * with one decision time, so an agent active in every batch adds one run per batch, not one per
+ * proposal. Counting slides forward: runs at or before the window start are dropped from the
+ * front (amortized O(1)), which is exact because the window start never moves backwards while a
+ * world is in use (decision time never runs backwards along the chain, and a policy change
+ * that moves the window makes the writer load a fresh world).
+ */
+export class RateWindow {
+  private readonly at: number[] = [];
+  private readonly n: number[] = [];
+  private head = 0;
+  private total = 0;
+  /** Runs at or before this time have been dropped. */
+  private droppedTo = -Infinity;
+
+  add(at: number, count = 1): void {
+    if (at <= this.droppedTo) return; // outside every window still to be asked about
+    const last = this.at.length - 1;
+    if (last >= this.head && this.at[last] === at) this.n[last] += count;
+    else {
+      // Loaders may hand runs in any order; keep them sorted (rare: appends are in time order).
+      let i = this.at.length;
+      while (i > this.head && this.at[i - 1] > at) i--;
+      this.at.splice(i, 0, at);
+      this.n.splice(i, 0, count);
+    }
+    this.total += count;
+  }
+
+  /** Actions strictly after `since`. */
+  countAfter(since: number): number {
+    if (since < this.droppedTo) {
+      // Programmer error: a caller moved the window start backwards after runs were dropped.
+      throw new Error(`rate window asked for actions after ${since}, but runs up to ${this.droppedTo} were already dropped`);
+    }
+    while (this.head < this.at.length && this.at[this.head] <= since) {
+      this.total -= this.n[this.head];
+      this.head++;
+    }
+    this.droppedTo = since;
+    if (this.head > 64 && this.head * 2 > this.at.length) {
+      this.at.splice(0, this.head);
+      this.n.splice(0, this.head);
+      this.head = 0;
+    }
+    return this.total;
   }
 }
