@@ -119,7 +119,7 @@ export function listingFromRow(l: any): ListingState {
   };
 }
 
-/** An applied entry as the writer holds it after grid_append numbered it. */
+/** An applied entry as the writer holds it once numbered and hashed (db/writer.ts seal). */
 export interface AppliedRow {
   proposal_id: string;
   agent: string;

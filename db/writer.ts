@@ -35,6 +35,7 @@ import { randomUUID } from 'node:crypto';
 import {
   parseProposal,
   fastTransfer,
+  fastTransferCanonical,
   decide,
   canonicalJson,
   reject,
@@ -159,6 +160,7 @@ interface WarmPlan {
   d: Decision;
   before: Head;
   after: Head;
+  params: unknown[];
 }
 
 /** Errors after which a batch is decided again the slow way: nothing was written. */
@@ -169,7 +171,7 @@ export class LedgerWriter {
   readonly validatorVersion: string;
   private policyHint: Policy = DEFAULT_POLICY;
   private cache: WarmCache | null = null;
-  /** Batches waiting to be decided, in arrival order (applyBatch chunks and group-commit singles). */
+  /** applyBatch chunks waiting to be decided, in arrival order (taken before waiting group-commit singles). */
   private jobs: Job[] = [];
   private singles: Array<{ p: Prepared; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }> = [];
   private pumping = false;
@@ -322,23 +324,28 @@ export class LedgerWriter {
     // does not commit, the pump drops the cache and redoes both).
     c.head = headAfter(d, before);
     c.batches++;
-    return { d, before, after: c.head };
+    return { d, before, after: c.head, params: this.commitParams(d, before, c.head, true) };
   }
 
   /** One statement, its own transaction: appends only if the cache's state_version is current. */
-  private async sendWarm(job: Job, { d, before, after }: WarmPlan): Promise<Flight> {
+  private async sendWarm(job: Job, { d, before, after, params }: WarmPlan): Promise<Flight> {
     try {
-      await this.commit(this.db, d, before, after, true);
-      this.lastVersion = after.stateVersion;
-      this.stats.fast++;
-      await this.fillDuplicates(this.db, d);
-      job.resolve(d.results);
-      return { ok: true };
+      await this.commit(this.db, d, before, after, true, params);
     } catch (e: any) {
       this.stats.fastRefused++;
       if (e?.code === '40001') this.coolDown = LIMITS.ledger.contendedSlowBatches; // another writer committed
       return { ok: false, job, error: e, retry: RETRY_SLOW.has(e?.code) };
     }
+    // Committed: from here on the batch is never redone, whatever happens to its answer.
+    this.lastVersion = after.stateVersion;
+    this.stats.fast++;
+    try {
+      await this.fillDuplicates(this.db, d);
+      job.resolve(d.results);
+    } catch (e) {
+      job.reject(e); // the decisions stand; asking again answers them as duplicates
+    }
+    return { ok: true };
   }
 
   private async runSlow(job: Job): Promise<void> {
@@ -398,7 +405,13 @@ export class LedgerWriter {
     if (c && c.head.stateVersion === before.stateVersion && c.head.lastId === before.lastId) {
       for (const [id, a] of world.actors) c.world.actors.set(id, a);
       for (const [id, r] of world.resources) c.world.resources.set(id, r);
-      for (const [k, v] of world.balances) c.world.balances.set(k, v);
+      for (const [k, v] of world.balances) {
+        // A balance the batch read is its new value. One it did not read (a treasury credited
+        // with tax on a transfer that did not name it) started at 0 there: its value is the
+        // batch's net change, to be added to what the cache holds.
+        if (world.actors.has(k.slice(0, k.indexOf('\u0000')))) c.world.balances.set(k, v);
+        else c.world.balances.set(k, (c.world.balances.get(k) ?? 0n) + v);
+      }
       for (const a of windowsLoaded) {
         const w = world.windows.get(a);
         if (w) c.world.windows.set(a, w);
@@ -412,6 +425,9 @@ export class LedgerWriter {
     }
     world.offers.clear(); // only what fast kinds read is kept current
     world.book.artifacts.clear();
+    // Balances of actors the batch did not read are net changes from 0, not balances: forget
+    // them (the warm path never reads an actor outside world.actors).
+    for (const k of [...world.balances.keys()]) if (!world.actors.has(k.slice(0, k.indexOf('\u0000')))) world.balances.delete(k);
     this.cache = { world, head: after, windows: new Set(windowsLoaded), batches: 0 };
   }
 
@@ -509,7 +525,12 @@ export class LedgerWriter {
   }
 
   /** grid_commit (migration 0007): one round trip. */
-  private async commit(q: Queryable, d: Decision, before: Head, after: Head, checkIds: boolean): Promise<void> {
+  private async commit(q: Queryable, d: Decision, before: Head, after: Head, checkIds: boolean, params?: unknown[]): Promise<void> {
+    await q.query(COMMIT_SQL, params ?? this.commitParams(d, before, after, checkIds));
+  }
+
+  /** grid_commit's parameters: built while the previous batch is in flight on the warm path. */
+  private commitParams(d: Decision, before: Head, after: Head, checkIds: boolean): unknown[] {
     const rows = d.rows;
     const deltas = new Map<string, [string, string, bigint]>();
     for (const { e } of rows) {
@@ -520,12 +541,7 @@ export class LedgerWriter {
     // No lock-order sort needed: every writer holds the chain head while it touches balances.
     const bal = [...deltas.values()].filter((x) => x[2] !== 0n);
     const rej = d.rejections;
-    await q.query(
-      `SELECT grid_commit($1::uuid, $2::uuid, $3, $4::bigint, $5::bigint, $6::uuid[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[],
-                          $12::text[], $13::bigint[], $14, $15::text[], $16::text[], decode($17, 'hex'),
-                          $18::text[], $19::text[], $20::bigint[],
-                          $21::uuid[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])`,
-      [
+    return [
         before.stateVersion,
         after.stateVersion,
         checkIds,
@@ -554,8 +570,7 @@ export class LedgerWriter {
         textArray(rej.map((x) => x.r.code)),
         textArray(rej.map((x) => storableText(x.r.message))),
         textArray(rej.map((x) => JSON.stringify(storableValue(x.r.details ?? {})))),
-      ],
-    );
+      ];
   }
 
   /** A duplicate of an applied proposal is answered with its original entries. */
@@ -564,7 +579,7 @@ export class LedgerWriter {
     const found = await q.query<any>(
       `SELECT proposal_id::text AS proposal_id, id, leg, kind, from_actor, to_actor, resource, amount, encode(hash, 'hex') AS hash, validator_version
        FROM unnest($1::uuid[]) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid ORDER BY l.id`,
-      [d.dupApplied.map((x) => x.proposal_id)],
+      [[...new Set(d.dupApplied.map((x) => x.proposal_id))]], // an id resent k times must not match its rows k times
     );
     for (const x of d.dupApplied) {
       const mine = found.rows.filter((r) => r.proposal_id === x.proposal_id);
@@ -623,6 +638,11 @@ export class LedgerWriter {
   }
 }
 
+const COMMIT_SQL = `SELECT grid_commit($1::uuid, $2::uuid, $3, $4::bigint, $5::bigint, $6::uuid[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[],
+                          $12::text[], $13::bigint[], $14, $15::text[], $16::text[], decode($17, 'hex'),
+                          $18::text[], $19::text[], $20::bigint[],
+                          $21::uuid[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])`;
+
 function headAfter(d: Decision, before: Head): Head {
   const n = d.rows.length;
   return {
@@ -672,7 +692,11 @@ function prepare(raw: unknown): Prepared {
   // uuid and reasoning are all length-checked, far under LIMITS.proposal.maxBytes), so neither
   // the size check nor the loose-id scan below can change its answer.
   const fast = fastTransfer(raw);
-  if (fast) return prepared(raw, fast);
+  if (fast) {
+    const id = fast.proposal_id.toLowerCase();
+    const proposal = (id === fast.proposal_id ? fast : { ...fast, proposal_id: id }) as Proposal & { kind: 'transfer' };
+    return { raw, proposal, proposalId: id, hash: sha256Hex(fastTransferCanonical(proposal)), malformed: null };
+  }
   let size = 0;
   try {
     size = typeof raw === 'string' ? Buffer.byteLength(raw) : Buffer.byteLength(JSON.stringify(raw, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? '');

@@ -29,15 +29,7 @@ function canon(v: unknown, inArray: boolean): string | undefined {
         }
         return out + ']';
       }
-      const keys = Object.keys(v);
-      // Objects built by this codebase usually list their keys in order already; sorting is the
-      // largest cost here, so check first (a linear pass) and sort only when needed.
-      for (let i = 1; i < keys.length; i++) {
-        if (keys[i - 1] > keys[i]) {
-          keys.sort();
-          break;
-        }
-      }
+      const keys = sortedKeys(v as object);
       let out = '{';
       let first = true;
       for (const k of keys) {
@@ -62,4 +54,30 @@ const SPECIAL = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 function quote(s: string): string {
   return SPECIAL.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+/**
+ * The key order of the original definition, JSON.stringify over a copy built by inserting the
+ * keys in string order: a JS object lists array-index keys ("0", "9", "10", …) first in numeric
+ * order whatever the insertion order, then the other keys as inserted. Object.keys already lists
+ * an object's own keys that way, so only the tail of non-index keys needs sorting — and objects
+ * built by this codebase usually list it in order already, so check (a linear pass) before sorting.
+ */
+function sortedKeys(v: object): string[] {
+  const keys = Object.keys(v);
+  let i = 0;
+  while (i < keys.length && isArrayIndex(keys[i])) i++;
+  for (let j = i + 1; j < keys.length; j++) {
+    if (keys[j - 1] > keys[j]) {
+      return i === 0 ? keys.sort() : keys.slice(0, i).concat(keys.slice(i).sort());
+    }
+  }
+  return keys;
+}
+
+const INDEX = /^(?:0|[1-9][0-9]*)$/;
+
+/** A canonical decimal below 2^32 - 1: what JS treats as an array index, ordered numerically. */
+function isArrayIndex(k: string): boolean {
+  return k.length <= 10 && INDEX.test(k) && Number(k) < 4294967295;
 }

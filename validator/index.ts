@@ -9,7 +9,7 @@ export * from './policy';
 export * from './world';
 export * from './rules';
 export * from './canonical';
-export { fastTransfer } from './fast-transfer';
+export { fastTransfer, fastTransferCanonical } from './fast-transfer';
 export * from './types';
 export * from './artifacts';
 export * from './artifact-state';

