@@ -175,6 +175,8 @@ export class LedgerWriter {
   private jobs: Job[] = [];
   private singles: Array<{ p: Prepared; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }> = [];
   private pumping = false;
+  /** Wakes a pump that waits on a batch in flight when an applyBatch chunk arrives (see pump). */
+  private wake: (() => void) | null = null;
   /** The state_version this writer last committed (null before its first commit). */
   private lastVersion: string | null = null;
   /**
@@ -214,6 +216,8 @@ export class LedgerWriter {
       const prepared = inputs.slice(i, i + LIMITS.ledger.maxBatch).map(prepare);
       chunks.push(new Promise((resolve, reject) => this.jobs.push({ prepared, resolve, reject })));
     }
+    this.wake?.();
+    this.wake = null;
     void this.pump();
     return (await Promise.all(chunks)).flat();
   }
@@ -249,7 +253,14 @@ export class LedgerWriter {
         const job = this.nextJob();
         if (!job) {
           if (!flight) break;
-          // Settle the last batch in flight; a refused one is queued again and the loop goes on.
+          // Nothing to decide yet. Wait for the batch in flight to settle — or for an applyBatch
+          // chunk to arrive, so it is decided while the one in flight commits (a streaming caller
+          // sends its next batch when the previous answer arrives, i.e. just after this point).
+          // Group-commit singles do not wake the pump: they gather while the batch is in flight.
+          const arrived = new Promise<'arrived'>((resolve) => (this.wake = () => resolve('arrived')));
+          const settled = flight.then(() => 'settled' as const);
+          if ((await Promise.race([settled, arrived])) === 'arrived') continue;
+          this.wake = null;
           const f: Flight = await flight;
           flight = null;
           if (!f.ok) this.requeue(f, null);
