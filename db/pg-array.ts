@@ -8,7 +8,6 @@
  * exactly as it would the driver's output. Every element is quoted, so no value can be read as
  * NULL or split on a comma; only `"` and `\` need escaping inside quotes.
  */
-const NEEDS_ESCAPE = /["\\]/;
 const ESCAPE = /["\\]/g;
 
 export function textArray(values: ReadonlyArray<string | null>): string {
@@ -17,7 +16,7 @@ export function textArray(values: ReadonlyArray<string | null>): string {
     const v = values[i];
     if (i) out += ',';
     if (v === null) out += 'NULL';
-    else if (NEEDS_ESCAPE.test(v)) out += '"' + v.replace(ESCAPE, '\\$&') + '"';
+    else if (v.indexOf('"') !== -1 || v.indexOf('\\') !== -1) out += '"' + v.replace(ESCAPE, '\\$&') + '"';
     else out += '"' + v + '"';
   }
   return out + '}';

@@ -451,9 +451,16 @@ export class LedgerWriter {
     const policies = new Map<number, Policy>();
     let governance = false;
     const vv = this.validatorVersion;
+    // Proposals applied earlier in this batch, id → proposal hash (an object per proposal here
+    // was a measurable share of the batch path's garbage).
+    const applied = new Map<string, string>();
+    const appliedHere = (id: string): Decided | undefined => {
+      const hash = applied.get(id);
+      return hash === undefined ? undefined : { proposal_id: id, outcome: 'applied', proposal_hash: hash };
+    };
 
     for (const p of prepared) {
-      const prior = p.proposalId ? decided.get(p.proposalId) : undefined;
+      const prior = p.proposalId ? (decided.get(p.proposalId) ?? appliedHere(p.proposalId)) : undefined;
       if (prior) {
         if (prior.proposal_hash !== p.hash && p.malformed) {
           // MALFORMED precedes ID_CONFLICT: recorded without the id, which belongs to another decision.
@@ -494,7 +501,7 @@ export class LedgerWriter {
         entries.push({ id: '', leg, kind: e.kind, from: e.from, to: e.to, resource: e.resource, amount: e.amount === null ? null : e.amount.toString(), hash: '' });
       }
       world.recordAction(prop.agent, world.now);
-      decided.set(prop.proposal_id, { proposal_id: prop.proposal_id, outcome: 'applied', proposal_hash: p.hash });
+      applied.set(prop.proposal_id, p.hash);
       results.push({ status: 'applied', proposal_id: prop.proposal_id, duplicate: false, entries, validator_version: vv });
     }
     return { rows, rejections, results, dupApplied, policies, governance, atMs };
