@@ -107,7 +107,7 @@ BEGIN
     'actions', COALESCE((
       SELECT jsonb_object_agg(a, w) FROM (
         SELECT a, COALESCE((
-                 SELECT jsonb_agg(jsonb_build_array(t.at_ms::text, t.n)) FROM (
+                 SELECT jsonb_agg(jsonb_build_array(t.at_ms::text, t.n) ORDER BY t.at_ms) FROM (
                    SELECT (extract(epoch FROM e.executed_at) * 1000)::bigint AS at_ms, count(*) AS n FROM (
                      SELECT l.executed_at FROM ledger l
                      WHERE l.leg = 0 AND l.agent = a
