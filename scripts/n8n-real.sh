@@ -68,7 +68,9 @@ JSON
   # --ignore-scripts: a Kafka client's install script downloads from outside the registry.
   (cd "$stage" && npm install --ignore-scripts --no-audit --no-fund >&2)
   log "npm install took $((SECONDS - t0)) s; building sqlite3 from bundled source"
-  (cd "$stage" && npm rebuild sqlite3 --foreground-scripts >&2)
+  # --ignore-scripts=false: under `npm run`, the project's .npmrc (ignore-scripts=true) reaches
+  # this npm through npm_config_ignore_scripts, and the rebuild would silently build nothing.
+  (cd "$stage" && npm rebuild sqlite3 --foreground-scripts --ignore-scripts=false >&2)
   # The build must have produced a loadable addon for THIS node, or n8n dies at DB init.
   (cd "$stage" && node -e "require('sqlite3'); console.error('sqlite3 ok')")
   rm -rf "$N8N_DIR"; mv "$stage" "$N8N_DIR"
