@@ -18,46 +18,10 @@ import { fastTransfer, fastTransferCanonical, canonicalJson, parseProposal, Prop
 const SEED = 20_261_122;
 const P = LIMITS.proposal;
 
-/** parseProposal as it was before the shortcut: string → JSON, object check, shape check, zod. */
+/** parseProposal without the shortcut: string → JSON, object check, shape check, zod. */
 function zodOnly(input: unknown): { ok: true; proposal: unknown } | { ok: false; code: string; message: string } {
-  let value = input;
-  if (typeof input === 'string') {
-    if (new TextEncoder().encode(input).length > P.maxBytes) return { ok: false, code: 'MALFORMED', message: `proposal is larger than ${P.maxBytes} bytes` };
-    try {
-      value = JSON.parse(input);
-    } catch {
-      return { ok: false, code: 'MALFORMED', message: 'proposal is not valid JSON' };
-    }
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, code: 'MALFORMED', message: 'proposal must be a JSON object' };
-  const shape = shapeProblem(value, 0);
-  if (shape) return { ok: false, code: 'MALFORMED', message: shape };
-  const obj = value as Record<string, unknown>;
-  const r = ProposalSchema.safeParse(obj.kind === undefined ? { ...obj, kind: 'transfer' } : obj);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    return { ok: false, code: 'MALFORMED', message: `${issue.path.length ? issue.path.join('.') : 'proposal'}: ${issue.message}` };
-  }
-  return { ok: true, proposal: r.data };
-}
-
-/** The structural check of validator/rules.ts (not exported): depth and own __proto__ keys. */
-function shapeProblem(v: unknown, depth: number): string | null {
-  if (v === null || typeof v !== 'object') return null;
-  if (depth >= P.maxDepth) return `proposal nests deeper than ${P.maxDepth} levels`;
-  if (Array.isArray(v)) {
-    for (const x of v) {
-      const p = shapeProblem(x, depth + 1);
-      if (p) return p;
-    }
-    return null;
-  }
-  for (const k of Object.keys(v)) {
-    if (k === '__proto__') return 'the key __proto__ is not allowed';
-    const p = shapeProblem((v as Record<string, unknown>)[k], depth + 1);
-    if (p) return p;
-  }
-  return null;
+  const r = parseProposal(input, { shortcut: false });
+  return r.ok ? { ok: true, proposal: r.proposal } : { ok: false, code: r.code, message: r.message };
 }
 
 /** The differential property itself, for one input. Returns whether the shortcut answered. */

@@ -6,10 +6,9 @@
  * breaker; and after every test, replay verifies the chain and equals the cache.
  */
 import { strict as assert } from 'node:assert';
-import { forEachBackend, type Backend } from './support/backends';
-import { initBlueprint, balance, count } from './support/fixtures';
+import { forEachBackend } from './support/backends';
+import { balance, count, grid, assertSound, type Grid } from './support/fixtures';
 import { LedgerWriter, type ApplyResult } from '../db/writer';
-import { replay } from '../db/replay';
 import { initGrid } from '../engine/init';
 import { parseScenario } from '../engine/scenario';
 import type { Db } from '../db/adapter';
@@ -18,41 +17,12 @@ import { tx, offer, accept, cancel, policySet, breakerSet, mint, accrue, nextId 
 import { HASH, write, del, deposit, purchase, cancelListing, invokeRecord, judgement } from './support/artifact-world';
 import { putContent, contentHash } from '../db/artifacts';
 
-/** A writer whose decision clock the test moves (starts after genesis, which used the real clock). */
-class Clock {
-  t = Date.now() + 60_000;
-  now = () => this.t;
-}
-
-interface Grid {
-  db: Db;
-  w: LedgerWriter;
-  clock: Clock;
-}
-
-async function grid(b: Backend, policy?: Record<string, unknown>): Promise<Grid> {
-  const db = await b.fresh();
-  const rep = await initBlueprint(db, policy);
-  assert.deepEqual(rep.genesis.rejected, [], 'the genesis of the test grid must apply');
-  const clock = new Clock();
-  return { db, w: new LedgerWriter(db, { clock: clock.now }), clock };
-}
 
 async function snapshot(db: Db) {
   const b = await db.query<{ s: string | null }>(`SELECT string_agg(actor || '/' || resource || '=' || amount, ' ' ORDER BY actor, resource) AS s FROM balances`);
   return { ledger: await count(db, 'ledger'), rejected: await count(db, 'rejected_proposals'), outbox: await count(db, 'outbox'), balances: b.rows[0].s };
 }
 
-/** Replay from row 0 (dry run): chain intact, cache equal, every resource conserved. */
-async function assertSound(db: Db) {
-  const r = await replay(db, { dryRun: true });
-  assert.deepEqual(r.badRows, []);
-  assert.equal(r.chainOk, true);
-  assert.equal(r.cacheMatches, true, JSON.stringify(r.diffs));
-  assert.equal(r.headMatches, true);
-  for (const [res, c] of Object.entries(r.conservation)) assert.equal(c.ok, true, `${res} not conserved: ${JSON.stringify(c)}`);
-  return r;
-}
 
 function code(r: ApplyResult): string {
   return r.status === 'rejected' ? r.code : `applied(${r.entries.map((e) => e.kind).join(',')})`;

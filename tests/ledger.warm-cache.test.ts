@@ -12,51 +12,20 @@
  * through the transaction's own query, so only the fast commit is affected.
  */
 import { strict as assert } from 'node:assert';
-import { forEachBackend, type Backend } from './support/backends';
-import { initBlueprint, balance, count } from './support/fixtures';
+import { forEachBackend } from './support/backends';
+import { balance, count, grid, assertSound, type Grid } from './support/fixtures';
 import { tx, mint, burn, harvest, policySet, nextId } from './support/law-world';
 import { LedgerWriter, type ApplyResult, type AppliedResult } from '../db/writer';
 import { replay } from '../db/replay';
 import type { Db } from '../db/adapter';
 import { LIMITS } from '../validator';
 
-/** The writer's decision clock, moved by the test (starts after genesis, which used the real clock). */
-class Clock {
-  t = Date.now() + 60_000;
-  now = () => this.t;
-}
-
-interface Grid {
-  db: Db;
-  w: LedgerWriter;
-  clock: Clock;
-}
-
-async function grid(b: Backend, policy?: Record<string, unknown>): Promise<Grid> {
-  const db = await b.fresh();
-  const rep = await initBlueprint(db, policy);
-  assert.deepEqual(rep.genesis.rejected, [], 'the genesis of the test grid must apply');
-  const clock = new Clock();
-  return { db, w: new LedgerWriter(db, { clock: clock.now }), clock };
-}
 
 function code(r: ApplyResult): string {
   return r.status === 'rejected' ? r.code : 'applied';
 }
 const codes = (rs: ApplyResult[]) => rs.map(code);
 
-/** Replay from row 0 (dry run): chain intact, cache equal to the ledger, every resource conserved. */
-async function assertSound(db: Db) {
-  const r = await replay(db, { dryRun: true });
-  assert.deepEqual(r.badRows, []);
-  assert.equal(r.chainOk, true);
-  assert.equal(r.cacheMatches, true, JSON.stringify(r.diffs));
-  assert.equal(r.headMatches, true);
-  for (const [res, c] of Object.entries(r.conservation)) assert.equal(c.ok, true, `${res} not conserved: ${JSON.stringify(c)}`);
-  const neg = await db.query<{ n: bigint }>('SELECT count(*)::bigint AS n FROM balances WHERE amount < 0');
-  assert.equal(Number(neg.rows[0].n), 0, 'no negative balance');
-  return r;
-}
 
 async function credits(db: Db, ...actors: string[]): Promise<bigint[]> {
   return Promise.all(actors.map((a) => balance(db, a, 'credits')));

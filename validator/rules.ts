@@ -36,8 +36,12 @@ const MAY_PROPOSE: Record<Proposal['kind'], readonly ActorKind[]> = {
   ...ARTIFACT_MAY_PROPOSE,
 };
 
-/** Parse untrusted input. Anything that is not a well-formed proposal is MALFORMED. */
-export function parseProposal(input: unknown): { ok: true; proposal: Proposal } | Rejection {
+/**
+ * Parse untrusted input. Anything that is not a well-formed proposal is MALFORMED.
+ * `shortcut: false` skips the plain-transfer shortcut (validator/fast-transfer.ts): the schema
+ * path alone, which the shortcut must agree with (tests/law.fast-transfer.test.ts).
+ */
+export function parseProposal(input: unknown, opts: { shortcut?: boolean } = {}): { ok: true; proposal: Proposal } | Rejection {
   let value = input;
   if (typeof input === 'string') {
     if (new TextEncoder().encode(input).length > LIMITS.proposal.maxBytes) {
@@ -52,7 +56,7 @@ export function parseProposal(input: unknown): { ok: true; proposal: Proposal } 
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return reject('MALFORMED', 'proposal must be a JSON object');
   }
-  const fast = fastTransfer(value);
+  const fast = opts.shortcut === false ? null : fastTransfer(value);
   if (fast) return { ok: true, proposal: fast };
   const shape = shapeProblem(value, 0);
   if (shape) return reject('MALFORMED', shape);

@@ -1,6 +1,10 @@
 /** Small scenarios and proposal builders shared by the ledger tests. */
 import { randomUUID } from 'node:crypto';
+import { strict as assert } from 'node:assert';
 import type { Db } from '../../db/adapter';
+import { LedgerWriter } from '../../db/writer';
+import { replay } from '../../db/replay';
+import type { Backend } from './backends';
 import { initGrid } from '../../engine/init';
 import { parseScenario } from '../../engine/scenario';
 
@@ -49,4 +53,38 @@ export async function balance(db: Db, actor: string, resource = 'credits'): Prom
 export async function count(db: Db, table: string): Promise<number> {
   const r = await db.query<{ n: bigint }>(`SELECT count(*)::bigint AS n FROM ${table}`);
   return Number(r.rows[0].n);
+}
+
+/** The writer's decision clock, moved by the test (starts after genesis, which used the real clock). */
+export class Clock {
+  t = Date.now() + 60_000;
+  now = () => this.t;
+}
+
+export interface Grid {
+  db: Db;
+  w: LedgerWriter;
+  clock: Clock;
+}
+
+/** The blueprint grid (with an optional policy) on a fresh schema, and a writer on a test clock. */
+export async function grid(b: Backend, policy?: Record<string, unknown>): Promise<Grid> {
+  const db = await b.fresh();
+  const rep = await initBlueprint(db, policy);
+  assert.deepEqual(rep.genesis.rejected, [], 'the genesis of the test grid must apply');
+  const clock = new Clock();
+  return { db, w: new LedgerWriter(db, { clock: clock.now }), clock };
+}
+
+/** Replay from row 0 (dry run): chain intact, cache equal to the ledger, every resource conserved, no negative balance. */
+export async function assertSound(db: Db) {
+  const r = await replay(db, { dryRun: true });
+  assert.deepEqual(r.badRows, []);
+  assert.equal(r.chainOk, true);
+  assert.equal(r.cacheMatches, true, JSON.stringify(r.diffs));
+  assert.equal(r.headMatches, true);
+  for (const [res, c] of Object.entries(r.conservation)) assert.equal(c.ok, true, `${res} not conserved: ${JSON.stringify(c)}`);
+  const neg = await db.query<{ n: bigint }>('SELECT count(*)::bigint AS n FROM balances WHERE amount < 0');
+  assert.equal(Number(neg.rows[0].n), 0, 'no negative balance');
+  return r;
 }
