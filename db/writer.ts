@@ -185,8 +185,21 @@ export class LedgerWriter {
    * busy a cache only costs a refused attempt and a registry read per batch.
    */
   private coolDown = 0;
+  /**
+   * Slow batches since the last whole-registry read. A batch that changes more than balances
+   * drops the cache, and reading up to LIMITS.ledger.cacheWarmActors actors after each of those
+   * would make a mixed workload pay for the registry again and again; so after such a drop, at
+   * most one whole read per LIMITS.ledger.warmReadEvery slow batches, and the cache grows from
+   * batch slices between. (Other drops — a refused batch, contention, the size bounds — are rare
+   * and rebuild with a whole read at once.)
+   */
+  private slowSinceWarmRead = Infinity;
+  /** Whether the cache was last dropped by a slow batch that could not keep one (it changed more than balances, or writers contend). */
+  private droppedByGovernance = false;
   /** Counters for tests and status output. */
   readonly stats = { fast: 0, slow: 0, fastRefused: 0 };
+  /** Whole-registry reads (cacheWarmActors) so far. */
+  registryReads = 0;
 
   constructor(
     private readonly db: Db,
@@ -382,7 +395,10 @@ export class LedgerWriter {
     // A batch that could warm the cache (balance movements only) reads the whole registry when
     // it is small: one read instead of one slow batch per actor the cache has not seen.
     const warmable = this.coolDown === 0 && prepared.every((p) => !p.proposal || FAST_KINDS.has(p.proposal.kind));
-    const st = await loadState(tx, proposals, extraIds, this.clock(), this.policyHint, warmable && !this.cache ? LIMITS.ledger.cacheWarmActors : 0);
+    const warmRead = warmable && !this.cache && (!this.droppedByGovernance || this.slowSinceWarmRead >= LIMITS.ledger.warmReadEvery);
+    const st = await loadState(tx, proposals, extraIds, this.clock(), this.policyHint, warmRead ? LIMITS.ledger.cacheWarmActors : 0);
+    this.slowSinceWarmRead = warmRead ? 0 : this.slowSinceWarmRead + 1;
+    if (warmRead) this.registryReads++;
     if (this.lastVersion !== null && st.head.stateVersion !== this.lastVersion) this.coolDown = LIMITS.ledger.contendedSlowBatches;
     else if (this.coolDown > 0) this.coolDown--;
     const world = st.world;
@@ -408,8 +424,10 @@ export class LedgerWriter {
   private warmFrom(before: Head, after: Head, world: MemoryWorld, windowsLoaded: string[], governance: boolean) {
     if (governance) {
       this.cache = null;
+      this.droppedByGovernance = true;
       return;
     }
+    this.droppedByGovernance = false;
     const c = this.cache;
     // The cache's head may be speculative only while a fast batch is in flight, and a slow batch
     // never runs then; so equal versions mean the cache described exactly what grid_load read.

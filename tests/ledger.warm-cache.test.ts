@@ -14,7 +14,7 @@
 import { strict as assert } from 'node:assert';
 import { forEachBackend } from './support/backends';
 import { balance, count, grid, assertSound, type Grid } from './support/fixtures';
-import { tx, mint, burn, harvest, policySet, nextId } from './support/law-world';
+import { tx, mint, burn, harvest, policySet, offer, nextId } from './support/law-world';
 import { LedgerWriter, type ApplyResult, type AppliedResult } from '../db/writer';
 import { replay } from '../db/replay';
 import type { Db } from '../db/adapter';
@@ -402,6 +402,23 @@ forEachBackend('ledger: the writer warm cache', (b) => {
     assert.equal(await balance(g.db, 'treasury', 'energy'), 30n);
     const payout = await g.w.applyBatch([{ ...tx('treasury', 'C', 25, { resource: 'energy' }), agent: 'council' }]);
     assert.equal(code(payout[0]), 'applied', payout[0].status === 'rejected' ? payout[0].message : '');
+    await assertSound(g.db);
+  });
+
+  it('GIVEN offers (which drop the cache) alternating with transfers WHEN many rounds run THEN the whole registry is read at most once per LIMITS.ledger.warmReadEvery slow batches, and every answer is still right', async () => {
+    const g = await grid(b);
+    const rounds = 40;
+    for (let i = 0; i < rounds; i++) {
+      const rs = await g.w.applyBatch([offer('A', ['credits', 1], ['credits', 2])]);
+      assert.equal(code(rs[0]), 'applied');
+      const ts = await g.w.applyBatch([tx('A', 'B', 1)]);
+      assert.equal(code(ts[0]), 'applied');
+    }
+    // 80 slow batches (each offer drops the cache; each transfer after it is slow again):
+    // one registry read at the start, then at most one per warmReadEvery slow batches.
+    assert.ok(g.w.registryReads >= 1, 'the first batch reads the registry');
+    assert.ok(g.w.registryReads <= 1 + Math.ceil((2 * rounds) / LIMITS.ledger.warmReadEvery), `registry read ${g.w.registryReads} times`);
+    assert.equal(await balance(g.db, 'B'), 50n + BigInt(rounds));
     await assertSound(g.db);
   });
 });

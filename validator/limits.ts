@@ -37,8 +37,10 @@ export const LIMITS = {
      */
     cacheMaxBatches: 10_000,
     cacheMaxActors: 100_000,
-    /** A registry this small is read whole when the cache is (re)built. */
+    /** A registry this small is read whole when the cache is (re)built… */
     cacheWarmActors: 10_000,
+    /** …at most once per this many slow batches (mixed workloads drop the cache often). */
+    warmReadEvery: 64,
     /** After seeing another writer commit, this many batches take the slow path before the cache is tried again. */
     contendedSlowBatches: 64,
     /** Proposals waiting for the writer before `apply` answers QUEUE_FULL. */
