@@ -29,113 +29,27 @@
  *
  * Idempotency (client-generated ids, as in TigerBeetle): a proposal_id is final once decided.
  * The same id with the same content is answered with the original outcome (duplicate: true) and
- * writes nothing; the same id with other content is rejected with ID_CONFLICT.
+ * writes nothing; the same id with other content is rejected with ID_CONFLICT. *
+ * This file is the writer's control: queues, the pump, the warm cache, the slow path. The steps
+ * it runs live beside it: db/prepare.ts (untrusted input → prepared proposal), db/batch.ts
+ * (decide a batch against a world, seal it onto a head), db/commit.ts (grid_commit and the caches
+ * written after it).
  */
-import { randomUUID } from 'node:crypto';
-import {
-  parseProposal,
-  fastTransfer,
-  fastTransferCanonical,
-  decide,
-  canonicalJson,
-  reject,
-  LIMITS,
-  LAW_VERSION,
-  DEFAULT_POLICY,
-  policyToJson,
-  MemoryWorld,
-  type Proposal,
-  type Policy,
-  type Effect,
-  type Rejection,
-} from '../validator';
+import { LIMITS, LAW_VERSION, DEFAULT_POLICY, MemoryWorld, type Policy } from '../validator';
 import type { Db, Queryable } from './adapter';
-import { bodyText, chainHash, sha256Hex } from './hash';
-import { loadState, type Decided, type Head } from './load';
+import { loadState, type Head } from './load';
 import { GridError } from './errors';
-import { writeArtifactCache } from './artifacts';
-import { textArray, intArray } from './pg-array';
+import { prepare, type Prepared } from './prepare';
+import { decideBatch, seal, headAfter, FAST_KINDS, type ApplyResult, type Decision } from './batch';
+import { COMMIT_SQL, commitParams, fillDuplicates, writeGovernance } from './commit';
 
-export interface EntrySummary {
-  id: string;
-  leg: number;
-  kind: string;
-  from: string | null;
-  to: string | null;
-  resource: string | null;
-  amount: string | null;
-  hash: string;
-}
-
-export interface AppliedResult {
-  status: 'applied';
-  proposal_id: string;
-  duplicate: boolean;
-  entries: EntrySummary[];
-  validator_version: string;
-}
-
-export interface RejectedResult {
-  status: 'rejected';
-  proposal_id: string | null;
-  duplicate: boolean;
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-  validator_version: string;
-}
-
-export type ApplyResult = AppliedResult | RejectedResult;
+export type { ApplyResult, AppliedResult, RejectedResult, EntrySummary } from './batch';
 
 export interface WriterOptions {
   /** Decision clock in ms (tests inject one). Never moves the chain's time backwards. */
   clock?: () => number;
   /** Stamped on every row; defaults to the law this build was compiled with. */
   validatorVersion?: string;
-}
-
-const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-/** Kinds whose effects are balance movements only: the only ones the warm cache decides. */
-const FAST_KINDS = new Set(['transfer', 'harvest', 'mint', 'burn']);
-
-interface Prepared {
-  raw: unknown;
-  proposal: Proposal | null;
-  malformed: Rejection | null;
-  proposalId: string | null;
-  hash: string;
-}
-
-interface Row {
-  proposal_id: string;
-  leg: number;
-  agent: string;
-  proposal_hash: string;
-  e: Effect;
-  /** Assigned when the batch is sealed onto the head. */
-  id: bigint;
-  hash: string;
-}
-
-interface RejectionRow {
-  p: Prepared;
-  r: Rejection;
-  agent: string | null;
-  kind: string | null;
-}
-
-/** A batch decided against some state, ready to be sealed onto a head and committed. */
-interface Decision {
-  rows: Row[];
-  rejections: RejectionRow[];
-  results: ApplyResult[];
-  dupApplied: Array<{ index: number; proposal_id: string }>;
-  policies: Map<number, Policy>;
-  /** Whether any entry changes something besides balances (offers, policy, breaker, artifacts). */
-  governance: boolean;
-  /** Decision time of the batch (ms), stamped on its entries and rejections. */
-  atMs: number;
 }
 
 /** The state the fast path decides against, current as of `head.stateVersion`. */
@@ -341,14 +255,14 @@ export class LedgerWriter {
       }
     }
     c.world.now = Math.max(this.clock(), c.head.lastAtMs);
-    const d = this.decideBatch(c.world, new Map(), prepared, c.world.now);
+    const d = decideBatch(c.world, new Map(), prepared, c.world.now, this.validatorVersion);
     const before = c.head;
-    this.seal(d, before);
+    seal(d, before, this.validatorVersion);
     // The next batch is decided against the state this one leaves (speculation: if this one
     // does not commit, the pump drops the cache and redoes both).
     c.head = headAfter(d, before);
     c.batches++;
-    return { d, before, after: c.head, params: this.commitParams(d, before, c.head, true) };
+    return { d, before, after: c.head, params: commitParams(d, before, c.head, true, this.validatorVersion) };
   }
 
   /** One statement, its own transaction: appends only if the cache's state_version is current. */
@@ -364,7 +278,7 @@ export class LedgerWriter {
     this.lastVersion = after.stateVersion;
     this.stats.fast++;
     try {
-      await this.fillDuplicates(this.db, d);
+      await fillDuplicates(this.db, d);
       job.resolve(d.results);
     } catch (e) {
       job.reject(e); // the decisions stand; asking again answers them as duplicates
@@ -403,12 +317,12 @@ export class LedgerWriter {
     else if (this.coolDown > 0) this.coolDown--;
     const world = st.world;
     this.policyHint = world.policy;
-    const d = this.decideBatch(world, st.decided, prepared, world.now);
-    this.seal(d, st.head);
+    const d = decideBatch(world, st.decided, prepared, world.now, this.validatorVersion);
+    seal(d, st.head, this.validatorVersion);
     const after = headAfter(d, st.head);
     await this.commit(tx, d, st.head, after, false);
-    if (d.governance) await this.writeGovernance(tx, d);
-    await this.fillDuplicates(tx, d);
+    if (d.governance) await writeGovernance(tx, d, this.validatorVersion);
+    await fillDuplicates(tx, d);
     // (After writeGovernance a trigger has replaced after.stateVersion; warmFrom keeps no cache then.)
     this.lastVersion = d.governance ? null : after.stateVersion;
     this.warmFrom(st.head, after, world, st.windowsLoaded, d.governance || this.coolDown > 0);
@@ -460,333 +374,9 @@ export class LedgerWriter {
     this.cache = { world, head: after, windows: new Set(windowsLoaded), batches: 0 };
   }
 
-  /** Decide each proposal in order against `world` (mutated), answering known ids from `decided`. */
-  private decideBatch(world: MemoryWorld, decided: Map<string, Decided>, prepared: Prepared[], atMs: number): Decision {
-    const rows: Row[] = [];
-    const rejections: RejectionRow[] = [];
-    const results: ApplyResult[] = [];
-    const dupApplied: Array<{ index: number; proposal_id: string }> = [];
-    const policies = new Map<number, Policy>();
-    let governance = false;
-    const vv = this.validatorVersion;
-    // Proposals applied earlier in this batch, id → proposal hash (an object per proposal here
-    // was a measurable share of the batch path's garbage).
-    const applied = new Map<string, string>();
-    const appliedHere = (id: string): Decided | undefined => {
-      const hash = applied.get(id);
-      return hash === undefined ? undefined : { proposal_id: id, outcome: 'applied', proposal_hash: hash };
-    };
-
-    for (const p of prepared) {
-      const prior = p.proposalId ? (decided.get(p.proposalId) ?? appliedHere(p.proposalId)) : undefined;
-      if (prior) {
-        if (prior.proposal_hash !== p.hash && p.malformed) {
-          // MALFORMED precedes ID_CONFLICT: recorded without the id, which belongs to another decision.
-          rejections.push({ p: { ...p, proposalId: null }, r: p.malformed, agent: null, kind: null });
-          results.push({ status: 'rejected', proposal_id: p.proposalId, duplicate: false, code: p.malformed.code, message: p.malformed.message, details: p.malformed.details, validator_version: vv });
-        } else if (prior.proposal_hash !== p.hash) {
-          const r = reject('ID_CONFLICT', `proposal_id ${p.proposalId} was already decided for different content`, {
-            conflicting_proposal_id: p.proposalId,
-          });
-          rejections.push({ p: { ...p, proposalId: null }, r, agent: p.proposal?.agent ?? null, kind: p.proposal?.kind ?? null });
-          results.push({ status: 'rejected', proposal_id: p.proposalId, duplicate: false, code: r.code, message: r.message, details: r.details, validator_version: vv });
-        } else if (prior.outcome === 'applied') {
-          dupApplied.push({ index: results.length, proposal_id: p.proposalId! });
-          results.push({ status: 'applied', proposal_id: p.proposalId!, duplicate: true, entries: [], validator_version: vv });
-        } else {
-          results.push(rejectedFromPrior(prior));
-        }
-        continue;
-      }
-      const decision = p.malformed ?? decide(world, p.proposal!);
-      if (!decision.ok) {
-        rejections.push({ p, r: decision, agent: p.proposal?.agent ?? null, kind: p.proposal?.kind ?? null });
-        if (p.proposalId) {
-          decided.set(p.proposalId, { proposal_id: p.proposalId, outcome: 'rejected', proposal_hash: p.hash, code: decision.code, message: decision.message, details: decision.details, validator_version: vv });
-        }
-        results.push({ status: 'rejected', proposal_id: p.proposalId, duplicate: false, code: decision.code, message: decision.message, details: decision.details, validator_version: vv });
-        continue;
-      }
-      const prop = p.proposal!;
-      const entries: EntrySummary[] = [];
-      for (let leg = 0; leg < decision.effects.length; leg++) {
-        let e = decision.effects[leg];
-        if (leg === 0 && prop.reasoning) e = { ...e, metadata: { ...e.metadata, reasoning: prop.reasoning } };
-        rows.push({ proposal_id: prop.proposal_id, leg, agent: prop.agent, proposal_hash: p.hash, e, id: 0n, hash: '' });
-        world.applyEffect(e, { proposal_id: prop.proposal_id, agent: prop.agent });
-        if (e.kind === 'policy_set') policies.set(world.policy.version, world.policy);
-        if (!FAST_KINDS.has(e.kind) && e.kind !== 'tax') governance = true;
-        entries.push({ id: '', leg, kind: e.kind, from: e.from, to: e.to, resource: e.resource, amount: e.amount === null ? null : e.amount.toString(), hash: '' });
-      }
-      world.recordAction(prop.agent, world.now);
-      applied.set(prop.proposal_id, p.hash);
-      results.push({ status: 'applied', proposal_id: prop.proposal_id, duplicate: false, entries, validator_version: vv });
-    }
-    return { rows, rejections, results, dupApplied, policies, governance, atMs };
-  }
-
-  /** Number and hash the batch's entries onto `head` (db/hash.ts: the definition verify checks). */
-  private seal(d: Decision, head: Head): void {
-    const tail = '|' + d.atMs + '|';
-    const vv = this.validatorVersion;
-    let prev = head.lastHash;
-    // Ids as numbers while they are exact (always, in practice); bigint beyond 2^53.
-    const small = head.lastId + BigInt(d.rows.length) < BigInt(Number.MAX_SAFE_INTEGER);
-    let n = Number(head.lastId);
-    let big = head.lastId;
-    for (const r of d.rows) {
-      const e = r.e;
-      let idText: string;
-      if (small) {
-        n++;
-        idText = String(n);
-        r.id = BigInt(n);
-      } else {
-        big += 1n;
-        idText = big.toString();
-        r.id = big;
-      }
-      const body = bodyText(r.proposal_id, r.leg, e.kind, r.agent, e.from, e.to, e.resource, e.amount, vv, r.proposal_hash, e.metadata);
-      r.hash = prev = chainHash(prev, idText + tail + body);
-    }
-    let k = 0;
-    for (const res of d.results) {
-      if (res.status !== 'applied' || res.duplicate) continue;
-      for (const e of res.entries) {
-        e.id = d.rows[k].id.toString();
-        e.hash = d.rows[k].hash;
-        k++;
-      }
-    }
-  }
-
   /** grid_commit (migration 0007): one round trip. */
   private async commit(q: Queryable, d: Decision, before: Head, after: Head, checkIds: boolean, params?: unknown[]): Promise<void> {
-    await q.query(COMMIT_SQL, params ?? this.commitParams(d, before, after, checkIds));
+    await q.query(COMMIT_SQL, params ?? commitParams(d, before, after, checkIds, this.validatorVersion));
   }
-
-  /** grid_commit's parameters: built while the previous batch is in flight on the warm path. */
-  private commitParams(d: Decision, before: Head, after: Head, checkIds: boolean): unknown[] {
-    const rows = d.rows;
-    const deltas = new Map<string, [string, string, bigint]>();
-    for (const { e } of rows) {
-      if (e.amount === null || e.resource === null) continue;
-      if (e.from !== null) addDelta(deltas, e.from, e.resource, -e.amount);
-      if (e.to !== null) addDelta(deltas, e.to, e.resource, e.amount);
-    }
-    // No lock-order sort needed: every writer holds the chain head while it touches balances.
-    const bal = [...deltas.values()].filter((x) => x[2] !== 0n);
-    const rej = d.rejections;
-    return [
-        before.stateVersion,
-        after.stateVersion,
-        checkIds,
-        (before.lastId + 1n).toString(),
-        d.atMs,
-        textArray(rows.map((x) => x.proposal_id)),
-        intArray(rows.map((x) => x.leg)),
-        textArray(rows.map((x) => x.e.kind)),
-        textArray(rows.map((x) => x.agent)),
-        textArray(rows.map((x) => x.e.from)),
-        textArray(rows.map((x) => x.e.to)),
-        textArray(rows.map((x) => x.e.resource)),
-        intArray(rows.map((x) => x.e.amount)),
-        this.validatorVersion,
-        textArray(rows.map((x) => x.proposal_hash)),
-        textArray(rows.map((x) => metadataJson(x.e.metadata))),
-        rows.map((x) => x.hash).join(''),
-        textArray(bal.map((x) => x[0])),
-        textArray(bal.map((x) => x[1])),
-        intArray(bal.map((x) => x[2])),
-        textArray(rej.map((x) => x.p.proposalId)),
-        textArray(rej.map((x) => (x.agent === null ? null : storableText(x.agent)))),
-        textArray(rej.map((x) => x.kind)),
-        textArray(rej.map((x) => recordableJson(x.p.raw))),
-        textArray(rej.map((x) => x.p.hash)),
-        textArray(rej.map((x) => x.r.code)),
-        textArray(rej.map((x) => storableText(x.r.message))),
-        textArray(rej.map((x) => JSON.stringify(storableValue(x.r.details ?? {})))),
-      ];
-  }
-
-  /** A duplicate of an applied proposal is answered with its original entries. */
-  private async fillDuplicates(q: Queryable, d: Decision) {
-    if (!d.dupApplied.length) return;
-    const found = await q.query<any>(
-      `SELECT proposal_id::text AS proposal_id, id, leg, kind, from_actor, to_actor, resource, amount, encode(hash, 'hex') AS hash, validator_version
-       FROM unnest($1::uuid[]) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid ORDER BY l.id`,
-      [[...new Set(d.dupApplied.map((x) => x.proposal_id))]], // an id resent k times must not match its rows k times
-    );
-    for (const x of d.dupApplied) {
-      const mine = found.rows.filter((r) => r.proposal_id === x.proposal_id);
-      const res = d.results[x.index] as AppliedResult;
-      res.entries = mine.map((r) => ({ id: String(r.id), leg: r.leg, kind: r.kind, from: r.from_actor, to: r.to_actor, resource: r.resource, amount: r.amount === null ? null : String(r.amount), hash: r.hash }));
-      if (mine[0]) res.validator_version = mine[0].validator_version;
-    }
-  }
-
-  /** Caches other than balances: offers, policy history, breaker, artifacts (rare, so plain statements). */
-  private async writeGovernance(tx: Queryable, d: Decision): Promise<void> {
-    for (const r of d.rows) {
-      const m = r.e.metadata as any;
-      switch (r.e.kind) {
-        case 'offer':
-          await tx.query(
-            `INSERT INTO offers (offer_id, maker, give_resource, give_amount, want_resource, want_amount, counterparty, expires_at_ms, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')`,
-            [r.proposal_id, r.agent, m.give.resource, m.give.amount, m.want.resource, m.want.amount, m.counterparty, m.expires_at],
-          );
-          break;
-        case 'swap':
-          if (r.leg === 0) await tx.query(`UPDATE offers SET status = 'accepted' WHERE offer_id = $1`, [m.offer_id]);
-          break;
-        case 'offer_cancel':
-          await tx.query(`UPDATE offers SET status = 'cancelled' WHERE offer_id = $1`, [m.offer_id]);
-          break;
-        case 'policy_set':
-          await tx.query(`INSERT INTO policies (version, policy, entry_id, set_by) VALUES ($1, $2::jsonb, $3, $4)`, [
-            m.version,
-            JSON.stringify(policyToJson(d.policies.get(m.version)!)),
-            r.id.toString(),
-            r.agent,
-          ]);
-          break;
-        case 'breaker_set': {
-          const at = d.atMs;
-          await tx.query(`UPDATE breaker SET open = $1, reason = $2, set_by = $3, entry_id = $4`, [m.open, m.reason, r.agent, r.id.toString()]);
-          await tx.query(`INSERT INTO outbox (topic, key, payload) VALUES ('breaker', $1, $2::jsonb) ON CONFLICT DO NOTHING`, [
-            r.proposal_id,
-            JSON.stringify({ entry_id: r.id.toString(), open: m.open, reason: m.reason, by: r.agent, executed_at: new Date(at).toISOString(), validator_version: this.validatorVersion }),
-          ]);
-          break;
-        }
-        case 'artifact_write':
-        case 'artifact_delete':
-        case 'escrow':
-        case 'invoke':
-          // Artifact economy caches: artifacts, artifact_listings, invocations (db/artifacts.ts, 0006).
-          await writeArtifactCache(tx, { ...r, at: d.atMs });
-          break;
-        default:
-          break;
-      }
-    }
-  }
-}
-
-const COMMIT_SQL = `SELECT grid_commit($1::uuid, $2::uuid, $3, $4::bigint, $5::bigint, $6::uuid[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[],
-                          $12::text[], $13::bigint[], $14, $15::text[], $16::text[], decode($17, 'hex'),
-                          $18::text[], $19::text[], $20::bigint[],
-                          $21::uuid[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])`;
-
-function headAfter(d: Decision, before: Head): Head {
-  const n = d.rows.length;
-  return {
-    lastId: before.lastId + BigInt(n),
-    lastHash: n ? d.rows[n - 1].hash : before.lastHash,
-    lastAtMs: n ? d.atMs : before.lastAtMs,
-    stateVersion: randomUUID(),
-  };
-}
-
-function addDelta(m: Map<string, [string, string, bigint]>, actor: string, resource: string, d: bigint) {
-  const key = actor + '\u0000' + resource;
-  const cur = m.get(key);
-  if (cur) cur[2] += d;
-  else m.set(key, [actor, resource, d]);
-}
-
-/** Metadata as stored: `{}` for the common empty case without a JSON.stringify call. */
-function metadataJson(m: Record<string, unknown>): string {
-  for (const _ in m) return JSON.stringify(m);
-  return '{}';
-}
-
-/**
- * Untrusted text on its way into a rejection record: Postgres text/jsonb cannot hold U+0000, and
- * unpaired surrogates are not Unicode. A record of a rejected input may be altered this way (the
- * law refused it, and the proposal_hash is computed over the original); an accepted one never is.
- */
-function storableText(text: string): string {
-  return text.replace(/\u0000/g, '\uFFFD').toWellFormed();
-}
-
-/** Deep copy of untrusted JSON with every string (and key) made storable. */
-function storableValue(v: unknown, depth = 0): unknown {
-  if (typeof v === 'string') return storableText(v);
-  if (typeof v === 'bigint') return v.toString();
-  if (v === null || typeof v !== 'object') return v;
-  if (depth > LIMITS.proposal.maxDepth) return '[too deep]';
-  if (Array.isArray(v)) return v.map((x) => storableValue(x, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[storableText(k)] = storableValue(x, depth + 1);
-  return out;
-}
-
-function prepare(raw: unknown): Prepared {
-  // The common case first: a plain transfer object. Its size is bounded by construction (ids,
-  // uuid and reasoning are all length-checked, far under LIMITS.proposal.maxBytes), so neither
-  // the size check nor the loose-id scan below can change its answer.
-  const fast = fastTransfer(raw);
-  if (fast) {
-    const id = fast.proposal_id.toLowerCase();
-    const proposal = (id === fast.proposal_id ? fast : { ...fast, proposal_id: id }) as Proposal & { kind: 'transfer' };
-    return { raw, proposal, proposalId: id, hash: sha256Hex(fastTransferCanonical(proposal)), malformed: null };
-  }
-  let size = 0;
-  try {
-    size = typeof raw === 'string' ? Buffer.byteLength(raw) : Buffer.byteLength(JSON.stringify(raw, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? '');
-  } catch {
-    size = Infinity; // cyclic or otherwise unserializable input
-  }
-  const looseId = extractId(raw);
-  if (size > LIMITS.proposal.maxBytes) {
-    return { raw: { truncated: true, bytes: Number.isFinite(size) ? size : null }, proposal: null, proposalId: looseId, hash: sha256Hex(`oversize:${size}`), malformed: reject('MALFORMED', `proposal is larger than ${LIMITS.proposal.maxBytes} bytes`) };
-  }
-  const parsed = parseProposal(raw);
-  if (!parsed.ok) {
-    return { raw, proposal: null, proposalId: looseId, hash: sha256Hex(canonicalJson(typeof raw === 'string' ? raw : raw ?? null)), malformed: parsed };
-  }
-  return prepared(raw, parsed.proposal);
-}
-
-function prepared(raw: unknown, parsed: Proposal): Prepared {
-  const id = parsed.proposal_id.toLowerCase();
-  const proposal = id === parsed.proposal_id ? parsed : ({ ...parsed, proposal_id: id } as Proposal);
-  return { raw, proposal, proposalId: id, hash: sha256Hex(canonicalJson(proposal)), malformed: null };
-}
-
-/** The id of a proposal that failed to parse, if it carries a usable one (for idempotency). */
-function extractId(raw: unknown): string | null {
-  let v = raw;
-  if (typeof raw === 'string') {
-    try {
-      v = JSON.parse(raw);
-    } catch {
-      return null;
-    }
-  }
-  const id = v && typeof v === 'object' ? (v as any).proposal_id : undefined;
-  return typeof id === 'string' && UUID_RE.test(id) ? id.toLowerCase() : null;
-}
-
-/** Raw input as stored in rejected_proposals.proposal (always valid, storable JSON). */
-function recordableJson(raw: unknown): string {
-  if (typeof raw === 'string') {
-    try {
-      return JSON.stringify(storableValue(JSON.parse(raw)));
-    } catch {
-      return JSON.stringify({ unparsed: storableText(raw.slice(0, 2048)) });
-    }
-  }
-  try {
-    return JSON.stringify(storableValue(raw === undefined ? null : raw)) ?? 'null';
-  } catch {
-    return JSON.stringify({ unserializable: true });
-  }
-}
-
-function rejectedFromPrior(d: Decided): RejectedResult {
-  return { status: 'rejected', proposal_id: d.proposal_id, duplicate: true, code: d.code!, message: d.message!, details: d.details, validator_version: d.validator_version! };
 }
 

@@ -1,0 +1,138 @@
+/**
+ * Writing a sealed batch: grid_commit (migration 0007) in one round trip — entries, balance
+ * deltas, rejections and their alerts, the new head — then, in the slow path's transaction, the
+ * caches other than balances, and the original entries for duplicates.
+ */
+import { policyToJson } from '../validator';
+import type { Queryable } from './adapter';
+import type { Head } from './load';
+import type { Decision, AppliedResult } from './batch';
+import { recordableJson, storableText, storableValue } from './prepare';
+import { writeArtifactCache } from './artifacts';
+import { textArray, intArray } from './pg-array';
+
+export const COMMIT_SQL = `SELECT grid_commit($1::uuid, $2::uuid, $3, $4::bigint, $5::bigint, $6::uuid[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[],
+                          $12::text[], $13::bigint[], $14, $15::text[], $16::text[], decode($17, 'hex'),
+                          $18::text[], $19::text[], $20::bigint[],
+                          $21::uuid[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])`;
+
+/** grid_commit's parameters: built while the previous batch is in flight on the warm path. */
+export function commitParams(d: Decision, before: Head, after: Head, checkIds: boolean, vv: string): unknown[] {
+  const rows = d.rows;
+  const deltas = new Map<string, [string, string, bigint]>();
+  for (const { e } of rows) {
+    if (e.amount === null || e.resource === null) continue;
+    if (e.from !== null) addDelta(deltas, e.from, e.resource, -e.amount);
+    if (e.to !== null) addDelta(deltas, e.to, e.resource, e.amount);
+  }
+  // No lock-order sort needed: every writer holds the chain head while it touches balances.
+  const bal = [...deltas.values()].filter((x) => x[2] !== 0n);
+  const rej = d.rejections;
+  return [
+    before.stateVersion,
+    after.stateVersion,
+    checkIds,
+    (before.lastId + 1n).toString(),
+    d.atMs,
+    textArray(rows.map((x) => x.proposal_id)),
+    intArray(rows.map((x) => x.leg)),
+    textArray(rows.map((x) => x.e.kind)),
+    textArray(rows.map((x) => x.agent)),
+    textArray(rows.map((x) => x.e.from)),
+    textArray(rows.map((x) => x.e.to)),
+    textArray(rows.map((x) => x.e.resource)),
+    intArray(rows.map((x) => x.e.amount)),
+    vv,
+    textArray(rows.map((x) => x.proposal_hash)),
+    textArray(rows.map((x) => metadataJson(x.e.metadata))),
+    rows.map((x) => x.hash).join(''),
+    textArray(bal.map((x) => x[0])),
+    textArray(bal.map((x) => x[1])),
+    intArray(bal.map((x) => x[2])),
+    textArray(rej.map((x) => x.p.proposalId)),
+    textArray(rej.map((x) => (x.agent === null ? null : storableText(x.agent)))),
+    textArray(rej.map((x) => x.kind)),
+    textArray(rej.map((x) => recordableJson(x.p.raw))),
+    textArray(rej.map((x) => x.p.hash)),
+    textArray(rej.map((x) => x.r.code)),
+    textArray(rej.map((x) => storableText(x.r.message))),
+    textArray(rej.map((x) => JSON.stringify(storableValue(x.r.details ?? {})))),
+  ];
+}
+
+/** A duplicate of an applied proposal is answered with its original entries. */
+export async function fillDuplicates(q: Queryable, d: Decision): Promise<void> {
+  if (!d.dupApplied.length) return;
+  const found = await q.query<any>(
+    `SELECT proposal_id::text AS proposal_id, id, leg, kind, from_actor, to_actor, resource, amount, encode(hash, 'hex') AS hash, validator_version
+     FROM unnest($1::uuid[]) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid ORDER BY l.id`,
+    [[...new Set(d.dupApplied.map((x) => x.proposal_id))]], // an id resent k times must not match its rows k times
+  );
+  for (const x of d.dupApplied) {
+    const mine = found.rows.filter((r) => r.proposal_id === x.proposal_id);
+    const res = d.results[x.index] as AppliedResult;
+    res.entries = mine.map((r) => ({ id: String(r.id), leg: r.leg, kind: r.kind, from: r.from_actor, to: r.to_actor, resource: r.resource, amount: r.amount === null ? null : String(r.amount), hash: r.hash }));
+    if (mine[0]) res.validator_version = mine[0].validator_version;
+  }
+}
+
+/** Caches other than balances: offers, policy history, breaker, artifacts (rare, so plain statements). */
+export async function writeGovernance(tx: Queryable, d: Decision, vv: string): Promise<void> {
+  for (const r of d.rows) {
+    const m = r.e.metadata as any;
+    switch (r.e.kind) {
+      case 'offer':
+        await tx.query(
+          `INSERT INTO offers (offer_id, maker, give_resource, give_amount, want_resource, want_amount, counterparty, expires_at_ms, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')`,
+          [r.proposal_id, r.agent, m.give.resource, m.give.amount, m.want.resource, m.want.amount, m.counterparty, m.expires_at],
+        );
+        break;
+      case 'swap':
+        if (r.leg === 0) await tx.query(`UPDATE offers SET status = 'accepted' WHERE offer_id = $1`, [m.offer_id]);
+        break;
+      case 'offer_cancel':
+        await tx.query(`UPDATE offers SET status = 'cancelled' WHERE offer_id = $1`, [m.offer_id]);
+        break;
+      case 'policy_set':
+        await tx.query(`INSERT INTO policies (version, policy, entry_id, set_by) VALUES ($1, $2::jsonb, $3, $4)`, [
+          m.version,
+          JSON.stringify(policyToJson(d.policies.get(m.version)!)),
+          r.id.toString(),
+          r.agent,
+        ]);
+        break;
+      case 'breaker_set': {
+        const at = d.atMs;
+        await tx.query(`UPDATE breaker SET open = $1, reason = $2, set_by = $3, entry_id = $4`, [m.open, m.reason, r.agent, r.id.toString()]);
+        await tx.query(`INSERT INTO outbox (topic, key, payload) VALUES ('breaker', $1, $2::jsonb) ON CONFLICT DO NOTHING`, [
+          r.proposal_id,
+          JSON.stringify({ entry_id: r.id.toString(), open: m.open, reason: m.reason, by: r.agent, executed_at: new Date(at).toISOString(), validator_version: vv }),
+        ]);
+        break;
+      }
+      case 'artifact_write':
+      case 'artifact_delete':
+      case 'escrow':
+      case 'invoke':
+        // Artifact economy caches: artifacts, artifact_listings, invocations (db/artifacts.ts, 0006).
+        await writeArtifactCache(tx, { ...r, at: d.atMs });
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function addDelta(m: Map<string, [string, string, bigint]>, actor: string, resource: string, d: bigint) {
+  const key = actor + '\u0000' + resource;
+  const cur = m.get(key);
+  if (cur) cur[2] += d;
+  else m.set(key, [actor, resource, d]);
+}
+
+/** Metadata as stored: `{}` for the common empty case without a JSON.stringify call. */
+function metadataJson(m: Record<string, unknown>): string {
+  for (const _ in m) return JSON.stringify(m);
+  return '{}';
+}
