@@ -1,25 +1,13 @@
 /**
- * Economics of artifact proposals (artifacts.ts): carbon tax on movements, the owner's disk
- * quota, and the ordered funds check a recorded run needs. Pure, like the rest of the law.
+ * Economics of artifact proposals (artifacts.ts): the owner's disk quota, and the ordered funds
+ * check a recorded run needs (carbon tax on their movements: policy.ts withTax). Pure, like the
+ * rest of the law.
  */
 import { reject, type Rejection } from './codes';
-import { carbonTax, resourcePolicy } from './policy';
+import { resourcePolicy } from './policy';
 import type { Effect } from './types';
 import type { WorldView } from './world';
 import { LIMITS } from './limits';
-
-export function withTax(world: WorldView, legs: Effect[]): Effect[] {
-  const out: Effect[] = [];
-  for (const l of legs) {
-    out.push(l);
-    const tax = carbonTax(world.policy, l.resource!, l.amount!);
-    if (tax > 0n) {
-      const t = world.policy.carbon_tax;
-      out.push({ kind: 'tax', from: l.from, to: t.mode === 'treasury' ? t.treasury : null, resource: l.resource, amount: tax, metadata: { bps: t.bps, on_leg: out.length - 1 } });
-    }
-  }
-  return out;
-}
 
 export function checkQuota(world: WorldView, owner: string, added: number, bytes: number, kind: 'data' | 'code'): Rejection | null {
   const max = kind === 'code' ? LIMITS.sandbox.maxCodeBytes : LIMITS.artifacts.maxDataBytes;

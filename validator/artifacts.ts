@@ -20,7 +20,8 @@ import type { Proposal } from './schemas';
 import type { ActorKind, Effect } from './types';
 import type { WorldView } from './world';
 import { accessAllows, payeeOf, type ArtifactState } from './artifact-state';
-import { checkMoves, checkQuota, withTax } from './artifact-economics';
+import { checkMoves, checkQuota } from './artifact-economics';
+import { withTax } from './policy';
 
 /** Resource invoke prices and escrow prices are paid in (sandbox/executor.ts SCRIP). */
 export const SCRIP = 'credits';
@@ -237,7 +238,7 @@ export function decideArtifact(world: WorldView, p: ArtifactProposal, kind: Acto
     case 'escrow_purchase': {
       const l = world.listing(p.listing_id)!;
       const meta = json({ action: 'purchase', listing_id: l.listing_id, artifact_id: l.artifact_id, buyer: principal, seller: l.seller, ...(p.judiciary ? { judiciary: p.judiciary } : {}), ...onBehalf });
-      const effects = withTax(world, [{ kind: 'escrow', from: principal, to: l.seller, resource: SCRIP, amount: l.price, metadata: meta }]);
+      const effects = withTax(world.policy, [{ kind: 'escrow', from: principal, to: l.seller, resource: SCRIP, amount: l.price, metadata: meta }]);
       const a = world.artifact(l.artifact_id)!;
       const r = checkMoves(world, principal, effects) ?? checkQuota(world, principal, a.bytes, a.bytes, a.kind);
       if (r) return r;
@@ -256,7 +257,7 @@ export function decideArtifact(world: WorldView, p: ArtifactProposal, kind: Acto
       }
       const head = record('invoke', { artifact_id: p.artifact_id, method: p.method, outcome: p.outcome, ...(p.error_code ? { error_code: p.error_code } : {}), invoker: p.invoker, calls: p.calls, owners, metrics: p.metrics, compute: p.compute, ...onBehalf });
       if (p.outcome === 'failure') return { ok: true, effects: [head] };
-      const moves = withTax(world, p.payments.map(([call, k, from, to, resource, amount]): Effect => ({ kind: 'invoke', from, to, resource, amount, metadata: { call, pay: k } })));
+      const moves = withTax(world.policy, p.payments.map(([call, k, from, to, resource, amount]): Effect => ({ kind: 'invoke', from, to, resource, amount, metadata: { call, pay: k } })));
       if (p.compute > 0n) moves.push({ kind: 'compute_charge', from: p.invoker, to: null, resource: COMPUTE, amount: p.compute, metadata: { cpu_micros: p.metrics.cpu_micros } });
       const r = checkMoves(world, p.invoker, moves);
       return r ?? { ok: true, effects: [head, ...moves] };

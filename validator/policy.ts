@@ -6,6 +6,7 @@
  * Percentages are basis points (1 bps = 0.01 %) so that every computation stays in integers.
  */
 import type { PolicyPatch } from './schemas';
+import type { Effect } from './types';
 
 export interface ResourcePolicy {
   /** A payer may not go below this balance (0 = may spend everything). */
@@ -103,4 +104,18 @@ export function carbonTax(policy: Policy, resource: string, amount: bigint): big
   const t = policy.carbon_tax;
   if (t.bps === 0 || resource !== t.resource || amount <= 0n) return 0n;
   return (amount * BigInt(t.bps) + 9_999n) / 10_000n;
+}
+
+/** Each movement followed by its carbon-tax leg, if any (burned, or paid to the treasury), paid by the same payer. */
+export function withTax(policy: Policy, legs: Effect[]): Effect[] {
+  const out: Effect[] = [];
+  for (const l of legs) {
+    out.push(l);
+    const tax = carbonTax(policy, l.resource!, l.amount!);
+    if (tax > 0n) {
+      const t = policy.carbon_tax;
+      out.push({ kind: 'tax', from: l.from, to: t.mode === 'treasury' ? t.treasury : null, resource: l.resource, amount: tax, metadata: { bps: t.bps, on_leg: out.length - 1 } });
+    }
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
  * auditor re-run a decision years later against the law version recorded on the row.
  */
 import { reject, type Rejection } from './codes';
-import { carbonTax, resourcePolicy, applyPolicyPatch } from './policy';
+import { resourcePolicy, applyPolicyPatch, withTax } from './policy';
 import { ProposalSchema, type Proposal, PolicyPatchSchema } from './schemas';
 import type { ActorKind, Effect } from './types';
 import type { WorldView } from './world';
@@ -299,21 +299,9 @@ function effectsOf(world: WorldView, p: Proposal): Effect[] {
     amount,
     metadata,
   });
-  const withTax = (legs: Effect[]): Effect[] => {
-    const out: Effect[] = [];
-    for (const l of legs) {
-      out.push(l);
-      const tax = carbonTax(world.policy, l.resource!, l.amount!);
-      if (tax > 0n) {
-        const t = world.policy.carbon_tax;
-        out.push(move('tax', l.from, t.mode === 'treasury' ? t.treasury : null, l.resource!, tax, { bps: t.bps, on_leg: out.length - 1 }));
-      }
-    }
-    return out;
-  };
   switch (p.kind) {
     case 'transfer':
-      return withTax([move('transfer', p.from, p.to, p.resource, p.amount)]);
+      return withTax(world.policy, [move('transfer', p.from, p.to, p.resource, p.amount)]);
     case 'harvest':
       return [move('harvest', p.from, p.agent, p.resource, p.amount)];
     case 'mint':
@@ -333,7 +321,7 @@ function effectsOf(world: WorldView, p: Proposal): Effect[] {
       ];
     case 'accept': {
       const o = world.offer(p.offer_id)!;
-      return withTax([
+      return withTax(world.policy, [
         move('swap', o.maker, p.agent, o.give.resource, o.give.amount, { offer_id: o.offer_id }),
         move('swap', p.agent, o.maker, o.want.resource, o.want.amount, { offer_id: o.offer_id }),
       ]);
