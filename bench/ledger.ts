@@ -13,8 +13,8 @@ import { Client } from 'pg';
 import { openDb, type Db } from '../db/adapter';
 import { initGrid } from '../engine/init';
 import { LedgerWriter } from '../db/writer';
-import { replay, defaultWorkers } from '../db/replay';
-import { PageReader } from '../db/replay/source';
+import { replay } from '../db/replay';
+import { CopyRowSplitter, ledgerSelect } from '../db/replay/copy-rows';
 import { LIMITS } from '../validator/limits';
 import { textArray, intArray } from '../db/pg-array';
 import { loadavg } from 'node:os';
@@ -262,12 +262,21 @@ export async function replayThroughput(db: Db, agents: string[], rows: number, l
     last = BigInt(r.rows[r.rows.length - 1].id);
   }
   const readS = (performance.now() - t0) / 1000;
-  // Second baseline: the rows read the way replay reads them (page text, pages in flight), not verified.
+  // Second baseline: the rows read the way replay reads them (binary COPY, split into rows), not verified or folded.
   const t1 = performance.now();
-  const reader = new PageReader(db, 0n, db.kind === 'postgres' ? LIMITS.replay.pagesInFlight : 1);
   let paged = 0;
-  for (let p = await reader.read(); p; p = await reader.read()) paged += p.n;
-  await reader.drain();
+  const pageRows = db.kind === 'postgres' ? undefined : LIMITS.replay.pageRows;
+  for (let after = 0n; ; ) {
+    let last = after;
+    const split = new CopyRowSplitter((b, _s, _e, off) => {
+      paged++;
+      last = b.readBigInt64BE(off[3]);
+    });
+    await db.copyOut(ledgerSelect(after, pageRows), (chunk) => split.push(chunk));
+    split.finish();
+    if (pageRows === undefined || split.rows < pageRows) break;
+    after = last;
+  }
   const pagesS = (performance.now() - t1) / 1000;
   const rep = await replay(db, { dryRun: true });
   if (!rep.chainOk || !rep.cacheMatches) throw new Error('replay did not verify during the benchmark');
@@ -278,7 +287,6 @@ export async function replayThroughput(db: Db, agents: string[], rows: number, l
     ratio: round(rep.rowsPerSecond / (read / readS)),
     readPagesPerSecond: Math.round(paged / pagesS),
     ratioVsPages: round(rep.rowsPerSecond / (paged / pagesS)),
-    verifyWorkers: defaultWorkers(),
     loadAverage: round(loadavg()[0]),
   };
 }

@@ -8,7 +8,9 @@
  *   unqualified names and each test can own a schema.
  */
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { Pool, types as pgTypes, type PoolClient } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { PGlite as PGliteType } from '@electric-sql/pglite';
 
 export interface QueryResult<T> {
@@ -20,12 +22,28 @@ export interface Queryable {
   query<T = Record<string, any>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
 }
 
-export interface Tx extends Queryable {
+/**
+ * Bulk transfer in Postgres's binary COPY format (the ledger's append and replay paths: see
+ * db/entry-binary.ts). On PGlite both go through its `/dev/blob` device, in memory.
+ */
+export interface Copyable extends Queryable {
+  /** `COPY <target> FROM STDIN (FORMAT binary)` with `data` (header, rows, trailer); resolves to the rows copied. */
+  copyIn(target: string, data: Uint8Array): Promise<number>;
+  /**
+   * `COPY (<select>) TO STDOUT (FORMAT binary)`, handing each chunk of the output to `onChunk` as it
+   * arrives (a chunk may end inside a row). If `onChunk` throws, the rest of the output is read
+   * and dropped — so the connection (or the caller's transaction) stays usable — and the error
+   * is rethrown.
+   */
+  copyOut(select: string, onChunk: (chunk: Buffer) => void): Promise<void>;
+}
+
+export interface Tx extends Copyable {
   /** Several statements, no parameters. */
   exec(sql: string): Promise<void>;
 }
 
-export interface Db extends Queryable {
+export interface Db extends Copyable {
   readonly kind: 'postgres' | 'pglite';
   readonly schema: string;
   /** Several statements, no parameters (migrations). */
@@ -101,6 +119,15 @@ async function openPostgres(url: string, schema: string, opts: DbOptions): Promi
     const r = params ? await c.query({ name: nameOf(sql), text: sql, values: prepare(params) }) : await c.query(sql);
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   };
+  // Both COPY directions need one connection for the statement's whole life.
+  const withClient = async <T>(fn: (c: PoolClient) => Promise<T>): Promise<T> => {
+    const c = await pool.connect();
+    try {
+      return await fn(c);
+    } finally {
+      c.release();
+    }
+  };
   return {
     kind: 'postgres',
     schema,
@@ -108,6 +135,8 @@ async function openPostgres(url: string, schema: string, opts: DbOptions): Promi
     exec: async (sql) => {
       await pool.query(sql);
     },
+    copyIn: (target, data) => withClient((c) => pgCopyIn(c, target, data)),
+    copyOut: (select, onChunk) => withClient((c) => pgCopyOut(c, select, onChunk)),
     transaction: async (fn) => {
       const client = await pool.connect();
       try {
@@ -117,6 +146,8 @@ async function openPostgres(url: string, schema: string, opts: DbOptions): Promi
           exec: async (sql) => {
             await client.query(sql);
           },
+          copyIn: (target, data) => pgCopyIn(client, target, data),
+          copyOut: (select, onChunk) => pgCopyOut(client, select, onChunk),
         });
         await client.query('COMMIT');
         return out;
@@ -129,6 +160,28 @@ async function openPostgres(url: string, schema: string, opts: DbOptions): Promi
     },
     close: () => pool.end(),
   };
+}
+
+async function pgCopyIn(c: PoolClient, target: string, data: Uint8Array): Promise<number> {
+  const stream = c.query(copyFrom(`COPY ${target} FROM STDIN (FORMAT binary)`));
+  const done = once(stream, 'finish');
+  stream.end(data);
+  await done; // rejects with the server's error (a unique violation, say): the COPY wrote nothing
+  return stream.rowCount;
+}
+
+async function pgCopyOut(c: PoolClient, select: string, onChunk: (chunk: Buffer) => void): Promise<void> {
+  const stream = c.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`));
+  let failed: { e: unknown } | null = null;
+  for await (const chunk of stream) {
+    if (failed) continue; // drain: the connection is usable again only after the COPY ends
+    try {
+      onChunk(chunk as Buffer);
+    } catch (e) {
+      failed = { e };
+    }
+  }
+  if (failed) throw failed.e;
 }
 
 async function openPglite(dataDir: string, schema: string, shared?: PGliteType): Promise<Db> {
@@ -148,6 +201,15 @@ async function openPglite(dataDir: string, schema: string, shared?: PGliteType):
     const r = await c.query(sql, prepare(params) as any[]);
     return { rows: r.rows as any[], rowCount: r.affectedRows ?? r.rows.length };
   };
+  // COPY through PGlite's in-memory /dev/blob device: the whole input or output is one Blob.
+  const copyIn = async (c: { query: PGliteType['query'] }, target: string, data: Uint8Array) => {
+    const r = await c.query(`COPY ${target} FROM '/dev/blob' (FORMAT binary)`, [], { blob: new Blob([data as Uint8Array<ArrayBuffer>]) });
+    return r.affectedRows ?? 0;
+  };
+  const copyOut = async (c: { query: PGliteType['query'] }, select: string, onChunk: (chunk: Buffer) => void) => {
+    const r = await c.query(`COPY (${select}) TO '/dev/blob' (FORMAT binary)`);
+    if (r.blob) onChunk(Buffer.from(await r.blob.arrayBuffer()));
+  };
   return {
     kind: 'pglite',
     schema,
@@ -155,6 +217,8 @@ async function openPglite(dataDir: string, schema: string, shared?: PGliteType):
     exec: async (sql) => {
       await pg.exec(sql);
     },
+    copyIn: (target, data) => copyIn(pg, target, data),
+    copyOut: (select, onChunk) => copyOut(pg, select, onChunk),
     // PGlite has one connection; its transaction() holds it exclusively, which serializes
     // writers the way the chain-head lock does on Postgres.
     transaction: (fn) =>
@@ -164,6 +228,8 @@ async function openPglite(dataDir: string, schema: string, shared?: PGliteType):
           exec: async (sql) => {
             await tx.exec(sql);
           },
+          copyIn: (target, data) => copyIn(tx, target, data),
+          copyOut: (select, onChunk) => copyOut(tx, select, onChunk),
         }),
       ),
     close: async () => {

@@ -4,8 +4,8 @@
  * head: numbered and hashed (db/hash.ts, the definition verify checks).
  */
 import { randomUUID } from 'node:crypto';
-import { decide, reject, type MemoryWorld, type Policy, type Effect, type Rejection } from '../validator';
-import { bodyText, chainHash } from './hash';
+import { decide, reject, canonicalJson, type MemoryWorld, type Policy, type Effect, type Rejection } from '../validator';
+import { EntryEncoder } from './entry-binary';
 import type { Decided, Head } from './load';
 import type { Prepared } from './prepare';
 
@@ -72,25 +72,40 @@ export interface Decision {
   governance: boolean;
   /** Decision time of the batch (ms), stamped on its entries and rejections. */
   atMs: number;
+  /** Once sealed: the entries as binary COPY data (db/entry-binary.ts), what their hashes are over. */
+  copy: Buffer | null;
+  /** Proposals applied so far in this batch: id → proposal hash (an id resent within the batch is a duplicate). */
+  appliedHere: Map<string, string>;
+}
+
+/** An empty decision at `atMs`, to be filled by `decideSome`. */
+export function newDecision(atMs: number): Decision {
+  return { rows: [], rejections: [], results: [], dupApplied: [], policies: new Map(), governance: false, atMs, copy: null, appliedHere: new Map() };
 }
 
 /** Decide each proposal in order against `world` (mutated), answering known ids from `decided`. */
 export function decideBatch(world: MemoryWorld, decided: Map<string, Decided>, prepared: Prepared[], atMs: number, vv: string): Decision {
-  const rows: Row[] = [];
-  const rejections: RejectionRow[] = [];
-  const results: ApplyResult[] = [];
-  const dupApplied: Array<{ index: number; proposal_id: string }> = [];
-  const policies = new Map<number, Policy>();
-  let governance = false;
+  const d = newDecision(atMs);
+  decideSome(d, world, decided, prepared, 0, prepared.length, vv);
+  return d;
+}
+
+/**
+ * Decide prepared[from..to) into `d`, in order, after the ones decided into it before — so a
+ * batch can be decided in slices, with the event loop running between them (db/writer.ts).
+ */
+export function decideSome(d: Decision, world: MemoryWorld, decided: Map<string, Decided>, prepared: Prepared[], from: number, to: number, vv: string): void {
+  const { rows, rejections, results, dupApplied, policies } = d;
   // Proposals applied earlier in this batch, id → proposal hash (an object per proposal here
   // was a measurable share of the batch path's garbage).
-  const applied = new Map<string, string>();
+  const applied = d.appliedHere;
   const appliedHere = (id: string): Decided | undefined => {
     const hash = applied.get(id);
     return hash === undefined ? undefined : { proposal_id: id, outcome: 'applied', proposal_hash: hash };
   };
 
-  for (const p of prepared) {
+  for (let i = from; i < to; i++) {
+    const p = prepared[i];
     const prior = p.proposalId ? (decided.get(p.proposalId) ?? appliedHere(p.proposalId)) : undefined;
     if (prior) {
       if (prior.proposal_hash !== p.hash && p.malformed) {
@@ -128,46 +143,71 @@ export function decideBatch(world: MemoryWorld, decided: Map<string, Decided>, p
       rows.push({ proposal_id: prop.proposal_id, leg, agent: prop.agent, proposal_hash: p.hash, e, id: 0n, hash: '' });
       world.applyEffect(e, { proposal_id: prop.proposal_id, agent: prop.agent });
       if (e.kind === 'policy_set') policies.set(world.policy.version, world.policy);
-      if (!FAST_KINDS.has(e.kind) && e.kind !== 'tax') governance = true;
+      if (!FAST_KINDS.has(e.kind) && e.kind !== 'tax') d.governance = true;
       entries.push({ id: '', leg, kind: e.kind, from: e.from, to: e.to, resource: e.resource, amount: e.amount === null ? null : e.amount.toString(), hash: '' });
     }
     world.recordAction(prop.agent, world.now);
     applied.set(prop.proposal_id, p.hash);
     results.push({ status: 'applied', proposal_id: prop.proposal_id, duplicate: false, entries, validator_version: vv });
   }
-  return { rows, rejections, results, dupApplied, policies, governance, atMs };
 }
 
-/** Number and hash the batch's entries onto `head` (db/hash.ts: the definition verify checks). */
+/**
+ * Number and hash the batch's entries onto `head`: each entry is encoded as the binary COPY row
+ * the database will store, and hashed over those bytes (chain v2, db/entry-binary.ts — the
+ * definition verify checks). The bytes are kept for the append.
+ */
 export function seal(d: Decision, head: Head, vv: string): void {
-  const tail = '|' + d.atMs + '|';
-  let prev = head.lastHash;
-  // Ids as numbers while they are exact (always, in practice); bigint beyond 2^53.
-  const small = head.lastId + BigInt(d.rows.length) < BigInt(Number.MAX_SAFE_INTEGER);
-  let n = Number(head.lastId);
-  let big = head.lastId;
-  for (const r of d.rows) {
-    const e = r.e;
-    let idText: string;
-    if (small) {
-      n++;
-      idText = String(n);
-      r.id = BigInt(n);
-    } else {
-      big += 1n;
-      idText = big.toString();
-      r.id = big;
-    }
-    const body = bodyText(r.proposal_id, r.leg, e.kind, r.agent, e.from, e.to, e.resource, e.amount, vv, r.proposal_hash, e.metadata);
-    r.hash = prev = chainHash(prev, idText + tail + body);
+  const s = new Sealer(d, head, vv);
+  s.sealSome();
+  s.finish();
+}
+
+/** `seal` in steps: `sealSome` after each `decideSome`, `finish` once the batch is decided. */
+export class Sealer {
+  private readonly enc: EntryEncoder;
+  private next = 0;
+  /** Ids as numbers while they are exact (always, in practice); bigint beyond 2^53. */
+  private n: number;
+  private big: bigint;
+
+  constructor(
+    private readonly d: Decision,
+    private readonly head: Head,
+    vv: string,
+  ) {
+    this.enc = new EntryEncoder(head.lastHash, vv, 64);
+    this.n = Number(head.lastId);
+    this.big = head.lastId;
   }
-  let k = 0;
-  for (const res of d.results) {
-    if (res.status !== 'applied' || res.duplicate) continue;
-    for (const e of res.entries) {
-      e.id = d.rows[k].id.toString();
-      e.hash = d.rows[k].hash;
-      k++;
+
+  /** Seal the rows decided since the last call. */
+  sealSome(): void {
+    const { d, enc } = this;
+    const rows = d.rows;
+    for (; this.next < rows.length; this.next++) {
+      const r = rows[this.next];
+      const e = r.e;
+      let id: number | bigint;
+      if (this.n < Number.MAX_SAFE_INTEGER) r.id = BigInt((id = ++this.n));
+      else r.id = id = this.big = this.head.lastId + BigInt(this.next + 1);
+      r.hash = enc.append(id, d.atMs, r.proposal_id, r.leg, e.kind, r.agent, e.from, e.to, e.resource, e.amount, r.proposal_hash, metadataText(e.metadata));
+    }
+  }
+
+  /** All rows sealed: keep the COPY data and fill the answers' entry ids and hashes. */
+  finish(): void {
+    const d = this.d;
+    this.sealSome();
+    d.copy = this.enc.bytes();
+    let k = 0;
+    for (const res of d.results) {
+      if (res.status !== 'applied' || res.duplicate) continue;
+      for (const e of res.entries) {
+        e.id = d.rows[k].id.toString();
+        e.hash = d.rows[k].hash;
+        k++;
+      }
     }
   }
 }
@@ -181,6 +221,12 @@ export function headAfter(d: Decision, before: Head): Head {
     lastAtMs: n ? d.atMs : before.lastAtMs,
     stateVersion: randomUUID(),
   };
+}
+
+/** Canonical JSON of an entry's metadata: `{}` (by far the most common) without a call. */
+function metadataText(m: Record<string, unknown>): string {
+  for (const _ in m) return canonicalJson(m);
+  return '{}';
 }
 
 function rejectedFromPrior(d: Decided): RejectedResult {

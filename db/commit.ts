@@ -1,23 +1,36 @@
 /**
- * Writing a sealed batch: grid_commit (migration 0007) in one round trip — entries, balance
- * deltas, rejections and their alerts, the new head — then, in the slow path's transaction, the
+ * Writing a sealed batch, in one transaction: grid_commit_begin (the head it extends), the
+ * entries, grid_commit_finish (balance deltas, rejections and their alerts, the new head) —
+ * migration 0008. A batch of at least LIMITS.ledger.copyMinEntries entries appends them with
+ * binary COPY (the bytes they were hashed over: db/entry-binary.ts), three round trips in a
+ * transaction; a smaller one sends everything as arrays to grid_commit, one statement, one round
+ * trip (a single proposal's latency is round trips). Then, in the slow path's transaction, the
  * caches other than balances, and the original entries for duplicates.
  */
-import { policyToJson } from '../validator';
-import type { Queryable } from './adapter';
+import { policyToJson, LIMITS } from '../validator';
+import type { Queryable, Tx } from './adapter';
 import type { Head } from './load';
 import type { Decision, AppliedResult } from './batch';
 import { recordableJson, storableText, storableValue } from './prepare';
 import { writeArtifactCache } from './artifacts';
 import { textArray, intArray } from './pg-array';
+import { COPY_COLUMNS } from './entry-binary';
 
-export const COMMIT_SQL = `SELECT grid_commit($1::uuid, $2::uuid, $3, $4::bigint, $5::bigint, $6::uuid[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[],
-                          $12::text[], $13::bigint[], $14, $15::text[], $16::text[], decode($17, 'hex'),
-                          $18::text[], $19::text[], $20::bigint[],
-                          $21::uuid[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])`;
+const COMMIT_SQL = `SELECT grid_commit($1::uuid, $2::uuid, $3, $4::bigint, decode($5, 'hex'), $6::bigint, $7::uuid[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[],
+                          $13::text[], $14::bigint[], $15, $16::text[], $17::text[], decode($18, 'hex'),
+                          $19::text[], $20::text[], $21::bigint[],
+                          $22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[])`;
+const BEGIN_SQL = `SELECT grid_commit_begin($1::uuid, $2::bigint, decode($3, 'hex'), $4::bigint)`;
+const FINISH_SQL = `SELECT grid_commit_finish($1::uuid, $2, $3::bigint, $4::integer, decode($5, 'hex'), $6::bigint, $7,
+                          $8::text[], $9::text[], $10::bigint[],
+                          $11::uuid[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])`;
 
-/** grid_commit's parameters: built while the previous batch is in flight on the warm path. */
-export function commitParams(d: Decision, before: Head, after: Head, checkIds: boolean, vv: string): unknown[] {
+/** How a sealed batch is committed: its statements' parameters, built while the previous batch is in flight on the warm path. */
+export type CommitPlan =
+  | { copy: false; params: unknown[] }
+  | { copy: true; begin: unknown[]; data: Buffer; entries: number; finish: unknown[] };
+
+export function commitPlan(d: Decision, before: Head, after: Head, checkIds: boolean, vv: string): CommitPlan {
   const rows = d.rows;
   const deltas = new Map<string, [string, string, bigint]>();
   for (const { e } of rows) {
@@ -25,27 +38,9 @@ export function commitParams(d: Decision, before: Head, after: Head, checkIds: b
     if (e.from !== null) addDelta(deltas, e.from, e.resource, -e.amount);
     if (e.to !== null) addDelta(deltas, e.to, e.resource, e.amount);
   }
-  // No lock-order sort needed: every writer holds the chain head while it touches balances.
   const bal = [...deltas.values()].filter((x) => x[2] !== 0n);
   const rej = d.rejections;
-  return [
-    before.stateVersion,
-    after.stateVersion,
-    checkIds,
-    (before.lastId + 1n).toString(),
-    d.atMs,
-    textArray(rows.map((x) => x.proposal_id)),
-    intArray(rows.map((x) => x.leg)),
-    textArray(rows.map((x) => x.e.kind)),
-    textArray(rows.map((x) => x.agent)),
-    textArray(rows.map((x) => x.e.from)),
-    textArray(rows.map((x) => x.e.to)),
-    textArray(rows.map((x) => x.e.resource)),
-    intArray(rows.map((x) => x.e.amount)),
-    vv,
-    textArray(rows.map((x) => x.proposal_hash)),
-    textArray(rows.map((x) => metadataJson(x.e.metadata))),
-    rows.map((x) => x.hash).join(''),
+  const tail = [
     textArray(bal.map((x) => x[0])),
     textArray(bal.map((x) => x[1])),
     intArray(bal.map((x) => x[2])),
@@ -58,6 +53,54 @@ export function commitParams(d: Decision, before: Head, after: Head, checkIds: b
     textArray(rej.map((x) => storableText(x.r.message))),
     textArray(rej.map((x) => JSON.stringify(storableValue(x.r.details ?? {})))),
   ];
+  const firstId = (before.lastId + 1n).toString();
+  if (rows.length >= LIMITS.ledger.copyMinEntries) {
+    if (!d.copy) throw new Error('commitPlan: the batch is not sealed');
+    return {
+      copy: true,
+      begin: [before.stateVersion, firstId, before.lastHash, d.atMs],
+      data: d.copy,
+      entries: rows.length,
+      finish: [after.stateVersion, checkIds, firstId, rows.length, rows.length ? after.lastHash : null, d.atMs, vv, ...tail],
+    };
+  }
+  return {
+    copy: false,
+    params: [
+      before.stateVersion,
+      after.stateVersion,
+      checkIds,
+      firstId,
+      before.lastHash,
+      d.atMs,
+      textArray(rows.map((x) => x.proposal_id)),
+      intArray(rows.map((x) => x.leg)),
+      textArray(rows.map((x) => x.e.kind)),
+      textArray(rows.map((x) => x.agent)),
+      textArray(rows.map((x) => x.e.from)),
+      textArray(rows.map((x) => x.e.to)),
+      textArray(rows.map((x) => x.e.resource)),
+      intArray(rows.map((x) => x.e.amount)),
+      vv,
+      textArray(rows.map((x) => x.proposal_hash)),
+      textArray(rows.map((x) => metadataJson(x.e.metadata))),
+      rows.map((x) => x.hash).join(''),
+      ...tail,
+    ],
+  };
+}
+
+/** The one-statement plan: grid_commit alone (outside a transaction it is its own). */
+export async function commitOne(q: Queryable, plan: CommitPlan & { copy: false }): Promise<void> {
+  await q.query(COMMIT_SQL, plan.params);
+}
+
+/** The COPY plan, inside the caller's transaction: begin, COPY the entries, finish. */
+export async function commitCopy(tx: Tx, plan: CommitPlan & { copy: true }): Promise<void> {
+  await tx.query(BEGIN_SQL, plan.begin);
+  const copied = await tx.copyIn(`ledger (${COPY_COLUMNS})`, plan.data);
+  if (copied !== plan.entries) throw new Error(`grid_commit: COPY appended ${copied} rows, expected ${plan.entries}`);
+  await tx.query(FINISH_SQL, plan.finish);
 }
 
 /** A duplicate of an applied proposal is answered with its original entries. */

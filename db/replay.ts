@@ -8,22 +8,17 @@
  * cache (dry run: report only) or written over it (repair) — never when the chain is broken,
  * because a cache rebuilt from a broken ledger would launder the break.
  *
- * How it is fast (see db/replay/): the ledger arrives as one text value per page (page.ts), pages
- * read ahead on parallel connections (source.ts); the main thread folds each page (fold.ts) and
- * re-hashes it from its UTF-8 bytes (page.ts) — or, with cores to spare, a worker pool does that
- * beside it (hash-pool.ts): every row stores its prev_hash, so rows hash independently and only
- * the links need the row before. Rows the page layout cannot carry are read the original way, row
- * by row, with the same checks.
+ * How it is fast (db/replay/): the ledger arrives as binary COPY (copy-rows.ts) — on Postgres one
+ * statement streamed while it is verified, the server producing rows on one core while this
+ * thread checks them on the other; on PGlite, which hands COPY output over as one blob, in pages
+ * of LIMITS.replay.pageRows. Each row is read by offset, its hash checked over a slice of what
+ * arrived (row-hash.ts, chain v2) and folded (fold.ts). One statement also means one snapshot.
  */
-import { availableParallelism, cpus } from 'node:os';
 import type { Db } from './adapter';
-import { entryHash } from './hash';
 import { LIMITS } from '../validator/limits';
 import { GridError } from './errors';
-import { Fold, MOVE_ONLY_KINDS, type BadRow } from './replay/fold';
-import { PageReader, type LedgerRow, type Page } from './replay/source';
-import { checkHashes, splitLine, utf8, FIELDS, metadataAligned, type HashCheck } from './replay/page';
-import { HashPool } from './replay/hash-pool';
+import { Fold, type BadRow } from './replay/fold';
+import { CopyRowSplitter, ledgerSelect } from './replay/copy-rows';
 import { checkpointChecksum, diffBalances, foldToState, loadCheckpoint, restoreState, stateChecksum, writeCache, type BalanceDiff } from './replay/state';
 
 export type { BadRow, BalanceDiff };
@@ -50,36 +45,12 @@ export interface ReplayReport {
 export interface ReplayOptions {
   fromCheckpoint?: boolean;
   dryRun?: boolean;
-  /** Progress callback every page. */
+  /** Progress callback, every LIMITS.replay.progressEveryRows rows or so. */
   onProgress?: (rows: number, lastId: bigint) => void;
   /** Stop collecting bad rows after this many (the count still grows). */
   maxBadRows?: number;
-  /** Pages read at once (default: see `readAhead`). More than 1 only for a pooled Db outside a transaction. */
-  readAhead?: number;
-  /** Threads that re-hash pages beside the main thread (default: see `defaultWorkers`; 0: hash on the main thread). */
-  workers?: number;
-}
-
-/**
- * Pages to read at once. Each needs a connection of its own, which a pooled Db has outside a
- * transaction (each statement runs on whichever connection is free) — but a Db that is one
- * transaction (health, verification: one snapshot) has one connection, where concurrent queries
- * are deprecated in pg. In autocommit every statement starts its own transaction, so now() (the
- * transaction's start) equals statement_timestamp() exactly; inside a transaction block it is earlier.
- */
-async function readAhead(db: Db): Promise<number> {
-  if (db.kind !== 'postgres') return 1; // PGlite runs one query at a time in this thread anyway
-  const r = await db.query<{ own: boolean }>('SELECT now() = statement_timestamp() AS own');
-  return r.rows[0]?.own ? LIMITS.replay.pagesInFlight : 1;
-}
-
-/**
- * One verify worker per core beyond two: the main thread (reading, folding) and the database
- * server (building the pages; on this machine for Postgres, in this thread for PGlite) keep two
- * cores busy already. Measured on 2 cores: workers only added the cost of handing them the pages.
- */
-export function defaultWorkers(): number {
-  return Math.max(0, (availableParallelism?.() ?? cpus().length) - 2);
+  /** Rows per COPY statement; default: all of them on Postgres, LIMITS.replay.pageRows on PGlite. */
+  pageRows?: number;
 }
 
 export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayReport> {
@@ -97,44 +68,24 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
     }
   }
   fold.start();
-  const reader = new PageReader(db, fold.lastId, opts.readAhead ?? (await readAhead(db)));
-  let workers = Math.min(LIMITS.replay.maxWorkers, opts.workers ?? defaultWorkers());
-  let pool: HashPool | null = null;
-  try {
-    for (let page = await reader.read(); page !== null; page = await reader.read()) {
-      if (page.rows) {
-        page.rows.forEach((r, i) => foldRow(fold, i, r));
-        fold.endPage([]);
-      } else {
-        if (!pool && workers > 0 && page.n >= LIMITS.replay.workerMinRows) {
-          pool = HashPool.open(workers);
-          if (!pool) workers = 0;
-        }
-        const hashing = pool?.check(page.text);
-        hashing?.catch(() => {});
-        const cutoff = await foldPage(fold, page as Page & { text: string }, reader);
-        let hc: HashCheck;
-        try {
-          hc = hashing ? await hashing : checkHashes(utf8(page.text));
-        } catch {
-          // A worker died: go on without workers.
-          await pool?.close();
-          pool = null;
-          workers = 0;
-          hc = checkHashes(utf8(page.text));
-        }
-        // Lines from `cutoff` on were read row by row, and hashed then.
-        const err = hc.errors.find(([line]) => line < cutoff);
-        if (err) throw new SyntaxError(`ledger line ${err[0] + 1} of the page after id ${page.after}: metadata is not JSON (${err[1]})`);
-        fold.endPage(hc.bad.filter(([line]) => line < cutoff));
+  // PGlite returns a COPY's whole output as one blob: bound it. Postgres streams it.
+  const pageRows = opts.pageRows ?? (db.kind === 'postgres' ? undefined : LIMITS.replay.pageRows);
+  let nextProgress = LIMITS.replay.progressEveryRows;
+  for (;;) {
+    const after = fold.lastId;
+    const split = new CopyRowSplitter((b, _start, end, off, len) => fold.row(b, end, off, len));
+    await db.copyOut(ledgerSelect(fold.lastId, pageRows), (chunk) => {
+      split.push(chunk);
+      if (fold.rows >= nextProgress) {
+        nextProgress = fold.rows + LIMITS.replay.progressEveryRows;
+        opts.onProgress?.(fold.rows, fold.lastId);
       }
-      opts.onProgress?.(fold.rows, fold.lastId);
-    }
-  } finally {
-    // Nothing of ours may still run on the connection when the caller goes on (or rolls back).
-    await reader.drain();
-    await pool?.close();
+    });
+    split.finish();
+    if (pageRows === undefined || split.rows < pageRows) break;
+    if (fold.lastId <= after) throw new Error(`replay: a page after id ${after} did not advance`); // ids are a primary key: cannot happen
   }
+  opts.onProgress?.(fold.rows, fold.lastId);
   fold.finish();
   const { world, minted, burned, lastId, lastAt, rows, badCount } = fold;
   const prevHash = fold.prevHash;
@@ -176,70 +127,6 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
     wroteCache,
     conservation,
   };
-}
-
-/** A row read the original way: hashed here with entryHash itself. */
-function foldRow(fold: Fold, pos: number, r: LedgerRow): void {
-  const amount = r.amount === null ? null : BigInt(r.amount);
-  const at = Number(r.at_ms);
-  const h = entryHash({
-    kind: r.kind as any, from: r.from_actor, to: r.to_actor, resource: r.resource, amount, metadata: JSON.parse(r.metadata),
-    id: BigInt(r.id), proposal_id: r.proposal_id, leg: r.leg, agent: r.agent, validator_version: r.validator_version, executed_at: at, proposal_hash: r.proposal_hash, prev_hash: r.prev_hash,
-  });
-  fold.row(pos, String(r.id), String(r.at_ms), r.kind, r.agent, r.from_actor, r.to_actor, r.resource, amount === null ? null : amount.toString(), r.proposal_id, r.metadata, r.prev_hash, r.hash, h === r.hash);
-}
-
-/**
- * Fold one page in the text layout; hashes are checked elsewhere. Returns the line from which the
- * page was read row by row instead (those rows' hash verdicts are already in), else its line count.
- */
-async function foldPage(fold: Fold, page: Page & { text: string }, reader: PageReader): Promise<number> {
-  const text = page.text;
-  const sep = new Int32Array(FIELDS - 1);
-  let prevText = page.after.toString();
-  let prevNum = prevText.length <= 15 ? Number(prevText) : NaN;
-  // Consecutive rows mostly share kind and resource: reuse the string instead of slicing a new one.
-  let kind = '';
-  let resource = '';
-  let line = 0;
-  for (let pos = 0; pos < text.length; line++) {
-    const end = splitLine(text, pos, text.length, sep);
-    const metaStart = end === -1 ? 0 : sep[14] + 1;
-    const plain = end - metaStart === 2 && text.charCodeAt(metaStart) === 123 && text.charCodeAt(metaStart + 1) === 125;
-    const meta = plain ? '{}' : end === -1 ? '' : text.slice(metaStart, end);
-    if (end === -1 || sep[2] !== sep[1] + 1 || (!plain && !metadataAligned(meta))) {
-      // Only a tampered ledger gets here: fewer fields than the layout prints (a NOT NULL
-      // constraint was dropped), an empty-string actor/resource, or a '|' inside a text field.
-      // The rest of this page the original way, row by row.
-      const rest = await reader.rows(fold.lastId, page.last);
-      rest.forEach((r, i) => foldRow(fold, line + i, r));
-      return line;
-    }
-    const idText = text.slice(sep[2] + 1, sep[3]);
-    // The page query aggregates an id-ordered subquery; Postgres feeds an aggregate in that order.
-    const idNum = idText.length <= 15 ? Number(idText) : NaN; // exact: int8 text of at most 15 characters
-    if (idNum === idNum && prevNum === prevNum ? idNum <= prevNum : BigInt(idText) <= BigInt(prevText)) {
-      throw new Error(`replay: ledger page after id ${page.after} arrived out of order`);
-    }
-    prevText = idText;
-    prevNum = idNum;
-    if (sep[7] - sep[6] - 1 !== kind.length || !text.startsWith(kind, sep[6] + 1)) kind = text.slice(sep[6] + 1, sep[7]);
-    if (sep[11] - sep[10] - 1 !== resource.length || !text.startsWith(resource, sep[10] + 1)) resource = text.slice(sep[10] + 1, sep[11]);
-    // applyEffect reads the proposal id and agent (like the metadata) only beyond MOVE_ONLY_KINDS.
-    const ctx = !MOVE_ONLY_KINDS.has(kind);
-    fold.row(
-      line, idText, text.slice(sep[3] + 1, sep[4]), kind,
-      ctx ? text.slice(sep[7] + 1, sep[8]) : '',
-      sep[9] === sep[8] + 1 ? null : text.slice(sep[8] + 1, sep[9]),
-      sep[10] === sep[9] + 1 ? null : text.slice(sep[9] + 1, sep[10]),
-      resource === '' ? null : resource,
-      sep[12] === sep[11] + 1 ? null : text.slice(sep[11] + 1, sep[12]),
-      ctx ? text.slice(sep[4] + 1, sep[5]) : '',
-      meta, text.slice(pos, sep[0]), text.slice(sep[0] + 1, sep[1]), undefined,
-    );
-    pos = end + 1;
-  }
-  return line;
 }
 
 /** Fold and verify the whole ledger, then record a checkpoint at its head. */

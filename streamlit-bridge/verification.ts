@@ -89,7 +89,8 @@ export class Verifier {
         report = await this.db.transaction(async (tx) => {
           await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
           const snapshotDb: Db = {
-            kind: this.db.kind, schema: this.db.schema, query: tx.query, exec: tx.exec,
+            kind: this.db.kind, schema: this.db.schema, query: tx.query, exec: tx.exec, copyOut: tx.copyOut,
+            copyIn: () => Promise.reject(new Error('the verifier never writes')),
             transaction: () => Promise.reject(new Error('the verifier never writes')), close: async () => {},
           };
           return replay(snapshotDb, { dryRun: true, fromCheckpoint, maxBadRows: 20 });

@@ -27,13 +27,15 @@ export interface HealthResult {
 async function snapshotReplay(db: Db): Promise<ReplayReport> {
   return db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    // replay() takes a Db; in dry-run mode it only ever calls query(), so the transaction is
+    // replay() takes a Db; in dry-run mode it only ever reads (query, copyOut), so the transaction is
     // presented as one (anything else would be a bug, and throws).
     const view: Db = {
       kind: db.kind,
       schema: db.schema,
       query: (sql, params) => tx.query(sql, params),
       exec: (sql) => tx.exec(sql),
+      copyIn: () => Promise.reject(new Error('health verify: read only')),
+      copyOut: (select, onChunk) => tx.copyOut(select, onChunk),
       transaction: () => Promise.reject(new Error('health verify: no nested transactions')),
       close: async () => {},
     };

@@ -1,0 +1,142 @@
+-- 0008: chain v2 (entries hashed over their binary encoding) and appends by COPY.
+--
+-- Why: verify re-hashes every row. Under chain v1 a row's hash input is its fields printed as
+-- text and joined by '|' (db/hash.ts), so verify had to rebuild that text from what the database
+-- returns — most of replay's cost. Chain v2 (db/entry-binary.ts) hashes the row's binary
+-- encoding: each field as a 4-byte length and Postgres's binary send format of its value, which
+-- is exactly what `COPY … TO STDOUT (FORMAT binary)` returns. Verify hashes a slice of the
+-- stream it reads, and the writer hashes the very bytes it appends with `COPY … FROM STDIN`:
+-- a bulk append no longer goes through arrays the server must parse (measured: unnest of
+-- 15 arrays cost ≈3× the insert itself).
+--
+-- Rows written before this migration keep hash_version 1 and verify as before.
+
+ALTER TABLE ledger ADD COLUMN hash_version smallint NOT NULL DEFAULT 1 CHECK (hash_version IN (1, 2));
+-- Existing rows read as 1 (the stored default of the added column); from now on every writer
+-- states the version it hashed with — an INSERT that does not is refused.
+ALTER TABLE ledger ALTER COLUMN hash_version DROP DEFAULT;
+
+DROP FUNCTION grid_commit(uuid, uuid, boolean, bigint, bigint, uuid[], integer[], text[], text[], text[], text[], text[], bigint[], text,
+                          text[], text[], bytea, text[], text[], bigint[], uuid[], text[], text[], text[], text[], text[], text[], text[]);
+
+-- Every append starts here: lock the chain head and check that the batch extends the head it was
+-- decided against (p_expected_version, p_first_id - 1, p_prev_hash). Then the rows are appended
+-- (by COPY, or by grid_commit below) and grid_commit_finish completes the batch.
+CREATE FUNCTION grid_commit_begin(p_expected_version uuid, p_first_id bigint, p_prev_hash bytea, p_at_ms bigint)
+RETURNS void LANGUAGE plpgsql
+AS $$
+DECLARE
+  h ledger_head%ROWTYPE;
+BEGIN
+  SELECT * INTO h FROM ledger_head FOR UPDATE;
+  IF h.state_version <> p_expected_version OR h.last_id <> p_first_id - 1 THEN
+    RAISE EXCEPTION 'the state changed since this batch was decided' USING ERRCODE = 'serialization_failure';
+  END IF;
+  IF h.last_hash <> p_prev_hash OR p_at_ms < h.last_at_ms THEN
+    -- A writer bug, not a race (the version matched): the batch does not extend this head, or
+    -- time would run backwards along the chain.
+    RAISE EXCEPTION 'grid_commit: the batch does not extend the head (prev hash %, at % < head %)', encode(p_prev_hash, 'hex'), p_at_ms, h.last_at_ms;
+  END IF;
+END $$;
+
+-- After the batch's p_n rows (ids p_first_id …) were appended in this transaction: check that
+-- they end in the new head, refuse proposal ids decided before in the other table, then balance
+-- deltas, rejections and their alerts, and the new head.
+--
+-- With p_check_ids (the warm path, which loaded nothing), a proposal id that was decided before
+-- raises unique_violation and the writer decides the batch again the slow way, which answers it
+-- as a duplicate. An id applied before already collided in ledger's unique index during the
+-- append, and one rejected before collides in rejected_proposals'; only the cross cases are
+-- probed here.
+CREATE FUNCTION grid_commit_finish(
+  p_new_version uuid, p_check_ids boolean, p_first_id bigint, p_n integer, p_last_hash bytea, p_at_ms bigint,
+  p_validator_version text,
+  p_bal_actor text[], p_bal_resource text[], p_bal_delta bigint[],
+  p_rej_id uuid[], p_rej_agent text[], p_rej_kind text[], p_rej_proposal text[], p_rej_hash text[],
+  p_rej_code text[], p_rej_message text[], p_rej_details text[]
+) RETURNS void LANGUAGE plpgsql
+-- Point lookups and a range of the primary key only (see 0003 on generic plans).
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+  v_last bigint := p_first_id + p_n - 1;
+BEGIN
+  -- max(id) is read from the end of the primary key whatever the statistics say (a young
+  -- table's missing statistics made `id > x` a sequential scan of the whole ledger).
+  IF p_n > 0 AND (NOT EXISTS (SELECT 1 FROM ledger WHERE id = v_last AND hash = p_last_hash)
+                  OR (SELECT max(id) FROM ledger) <> v_last) THEN
+    RAISE EXCEPTION 'grid_commit: the appended rows do not end at id % with the new head hash', v_last;
+  END IF;
+  -- The new rows are read as a primary-key range (ORDER BY id LIMIT: never a scan of the ledger).
+  IF p_check_ids AND (
+       EXISTS (SELECT 1 FROM (SELECT proposal_id FROM ledger WHERE id >= p_first_id AND leg = 0 ORDER BY id LIMIT p_n) l
+               JOIN rejected_proposals r ON r.proposal_id = l.proposal_id)
+    OR EXISTS (SELECT 1 FROM unnest(p_rej_id) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid)) THEN
+    RAISE EXCEPTION 'a proposal id in the batch was decided before' USING ERRCODE = 'unique_violation';
+  END IF;
+  IF COALESCE(array_length(p_bal_actor, 1), 0) > 0 THEN
+    -- No lock-order sort needed: every writer holds the chain head while it touches balances.
+    WITH d AS (SELECT * FROM unnest(p_bal_actor, p_bal_resource, p_bal_delta) AS d(actor, resource, delta)),
+    upd AS (
+      UPDATE balances b SET amount = b.amount + d.delta FROM d
+      WHERE b.actor = d.actor AND b.resource = d.resource
+      RETURNING b.actor, b.resource)
+    INSERT INTO balances (actor, resource, amount)
+    SELECT d.actor, d.resource, d.delta FROM d
+    WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.actor = d.actor AND upd.resource = d.resource);
+  END IF;
+  IF COALESCE(array_length(p_rej_code, 1), 0) > 0 THEN
+    WITH rej AS (
+      INSERT INTO rejected_proposals (proposal_id, agent, kind, proposal, proposal_hash, code, message, details, validator_version, rejected_at)
+      SELECT p, ag, k, pr::jsonb, ph, c, msg, d::jsonb, p_validator_version, timestamptz 'epoch' + p_at_ms * interval '1 millisecond'
+      FROM unnest(p_rej_id, p_rej_agent, p_rej_kind, p_rej_proposal, p_rej_hash, p_rej_code, p_rej_message, p_rej_details)
+        AS x(p, ag, k, pr, ph, c, msg, d)
+      RETURNING id, proposal_id, agent, kind, proposal, code, message, details, validator_version, rejected_at
+    )
+    INSERT INTO outbox (topic, key, payload)
+    SELECT 'rejection', COALESCE(proposal_id::text, 'rejection:' || id), to_jsonb(rej) FROM rej
+    ON CONFLICT (topic, key) DO NOTHING;
+  END IF;
+  -- Last, after the balance trigger has run: the version this writer's cache now describes.
+  UPDATE ledger_head SET last_id = v_last,
+                         last_hash = CASE WHEN p_n > 0 THEN p_last_hash ELSE last_hash END,
+                         last_at_ms = CASE WHEN p_n > 0 THEN p_at_ms ELSE last_at_ms END,
+                         state_version = p_new_version;
+END $$;
+
+-- A small batch in one statement (one round trip): begin, the rows from arrays, finish. The
+-- writer sends larger batches as begin, COPY, finish instead (db/commit.ts). Rows are chain v2:
+-- the client hashed them over their binary encoding (p_hashes: 32 bytes each, in order); the
+-- first row's prev_hash is the head's (checked by begin), every other one its predecessor's hash.
+CREATE FUNCTION grid_commit(
+  p_expected_version uuid, p_new_version uuid, p_check_ids boolean, p_first_id bigint, p_prev_hash bytea, p_at_ms bigint,
+  p_proposal_id uuid[], p_leg integer[], p_kind text[], p_agent text[], p_from text[], p_to text[],
+  p_resource text[], p_amount bigint[], p_validator_version text, p_proposal_hash text[],
+  p_metadata text[], p_hashes bytea,
+  p_bal_actor text[], p_bal_resource text[], p_bal_delta bigint[],
+  p_rej_id uuid[], p_rej_agent text[], p_rej_kind text[], p_rej_proposal text[], p_rej_hash text[],
+  p_rej_code text[], p_rej_message text[], p_rej_details text[]
+) RETURNS void LANGUAGE plpgsql
+AS $$
+DECLARE
+  n integer := COALESCE(array_length(p_proposal_id, 1), 0);
+BEGIN
+  PERFORM grid_commit_begin(p_expected_version, p_first_id, p_prev_hash, p_at_ms);
+  IF length(p_hashes) <> 32 * n THEN
+    RAISE EXCEPTION 'grid_commit: % hash bytes for % entries', length(p_hashes), n;
+  END IF;
+  IF n > 0 THEN
+    INSERT INTO ledger (id, proposal_id, leg, kind, agent, from_actor, to_actor, resource, amount, validator_version,
+                        executed_at, proposal_hash, metadata, prev_hash, hash, hash_version)
+    SELECT p_first_id + o - 1, p, l, k, ag, f, t, r, a, p_validator_version,
+           timestamptz 'epoch' + p_at_ms * interval '1 millisecond', ph, m::jsonb,
+           CASE WHEN o = 1 THEN p_prev_hash ELSE substring(p_hashes FROM (o::integer - 2) * 32 + 1 FOR 32) END,
+           substring(p_hashes FROM (o::integer - 1) * 32 + 1 FOR 32), 2
+    FROM unnest(p_proposal_id, p_leg, p_kind, p_agent, p_from, p_to, p_resource, p_amount, p_proposal_hash, p_metadata)
+         WITH ORDINALITY AS x(p, l, k, ag, f, t, r, a, ph, m, o);
+  END IF;
+  PERFORM grid_commit_finish(p_new_version, p_check_ids, p_first_id, n,
+                             CASE WHEN n > 0 THEN substring(p_hashes FROM (n - 1) * 32 + 1 FOR 32) END, p_at_ms, p_validator_version,
+                             p_bal_actor, p_bal_resource, p_bal_delta,
+                             p_rej_id, p_rej_agent, p_rej_kind, p_rej_proposal, p_rej_hash, p_rej_code, p_rej_message, p_rej_details);
+END $$;
