@@ -53,10 +53,10 @@ async function main() {
       singleApplyVsPgbench: Object.fromEntries(
         (report.postgres.singleApply as any[]).map((r) => [`${r.mode}@${r.clients}`, Math.round((r.perSecond / report.pgbench[r.clients]) * 100) / 100]),
       ),
-      batchVsBareInsertSameRows: report.postgres.batchApply.ratio,
-      batchVsBareInsertMinimal: report.postgres.batchApply.ratioVsMinimal,
+      batchVsBareCopySameRows: report.postgres.batchApply.ratio,
+      batchVsBareInsertSameRows: report.postgres.batchApply.ratioVsInsert,
       replayVerifiedVsReadOnly: report.postgres.replay.ratio,
-      replayVerifiedVsPageRead: report.postgres.replay.ratioVsPages,
+      replayVerifiedVsCopyRead: report.postgres.replay.ratioVsCopyRead,
     };
   }
   if (only.has('sandbox')) {

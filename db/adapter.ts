@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Pool, types as pgTypes, type PoolClient } from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
+import { CopyOut } from './pg-copy-out';
 import type { PGlite as PGliteType } from '@electric-sql/pglite';
 
 export interface QueryResult<T> {
@@ -30,12 +31,12 @@ export interface Copyable extends Queryable {
   /** `COPY <target> FROM STDIN (FORMAT binary)` with `data` (header, rows, trailer); resolves to the rows copied. */
   copyIn(target: string, data: Uint8Array): Promise<number>;
   /**
-   * `COPY (<select>) TO STDOUT (FORMAT binary)`, handing each chunk of the output to `onChunk` as it
-   * arrives (a chunk may end inside a row). If `onChunk` throws, the rest of the output is read
-   * and dropped — so the connection (or the caller's transaction) stays usable — and the error
-   * is rethrown.
+   * `COPY (<select>) TO STDOUT (FORMAT binary)`, handing the output to `onChunk` piece by piece as
+   * it arrives, as b[start, end) (a piece may end inside a row; `b` is not reused afterwards). If
+   * `onChunk` throws, the rest of the output is read and dropped — so the connection (or the
+   * caller's transaction) stays usable — and the error is rethrown.
    */
-  copyOut(select: string, onChunk: (chunk: Buffer) => void): Promise<void>;
+  copyOut(select: string, onChunk: (b: Buffer, start: number, end: number) => void): Promise<void>;
 }
 
 export interface Tx extends Copyable {
@@ -170,18 +171,10 @@ async function pgCopyIn(c: PoolClient, target: string, data: Uint8Array): Promis
   return stream.rowCount;
 }
 
-async function pgCopyOut(c: PoolClient, select: string, onChunk: (chunk: Buffer) => void): Promise<void> {
-  const stream = c.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`));
-  let failed: { e: unknown } | null = null;
-  for await (const chunk of stream) {
-    if (failed) continue; // drain: the connection is usable again only after the COPY ends
-    try {
-      onChunk(chunk as Buffer);
-    } catch (e) {
-      failed = { e };
-    }
-  }
-  if (failed) throw failed.e;
+async function pgCopyOut(c: PoolClient, select: string, onChunk: (b: Buffer, start: number, end: number) => void): Promise<void> {
+  const q = new CopyOut(`COPY (${select}) TO STDOUT (FORMAT binary)`, onChunk);
+  c.query(q);
+  await q.done;
 }
 
 async function openPglite(dataDir: string, schema: string, shared?: PGliteType): Promise<Db> {
@@ -206,9 +199,11 @@ async function openPglite(dataDir: string, schema: string, shared?: PGliteType):
     const r = await c.query(`COPY ${target} FROM '/dev/blob' (FORMAT binary)`, [], { blob: new Blob([data as Uint8Array<ArrayBuffer>]) });
     return r.affectedRows ?? 0;
   };
-  const copyOut = async (c: { query: PGliteType['query'] }, select: string, onChunk: (chunk: Buffer) => void) => {
+  const copyOut = async (c: { query: PGliteType['query'] }, select: string, onChunk: (b: Buffer, start: number, end: number) => void) => {
     const r = await c.query(`COPY (${select}) TO '/dev/blob' (FORMAT binary)`);
-    if (r.blob) onChunk(Buffer.from(await r.blob.arrayBuffer()));
+    if (!r.blob) return;
+    const b = Buffer.from(await r.blob.arrayBuffer());
+    onChunk(b, 0, b.length);
   };
   return {
     kind: 'pglite',

@@ -122,7 +122,9 @@ export class EntryEncoder {
     o = int32(b, o, 8);
     o = int64(b, o, id);
     o = int32(b, o, 8);
-    o = int64(b, o, (atMs - PG_EPOCH_MS) * 1000);
+    // µs since 2000; exact as a number only within ±285 years of it (2^53 µs).
+    const us = (atMs - PG_EPOCH_MS) * 1000;
+    o = int64(b, o, Number.isSafeInteger(us) ? us : BigInt(atMs - PG_EPOCH_MS) * 1000n);
     o = int32(b, o, 16);
     o = uuidBytes(b, o, proposalId);
     o = int32(b, o, 4);

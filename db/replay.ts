@@ -9,16 +9,18 @@
  * because a cache rebuilt from a broken ledger would launder the break.
  *
  * How it is fast (db/replay/): the ledger arrives as binary COPY (copy-rows.ts) — on Postgres one
- * statement streamed while it is verified, the server producing rows on one core while this
- * thread checks them on the other; on PGlite, which hands COPY output over as one blob, in pages
- * of LIMITS.replay.pageRows. Each row is read by offset, its hash checked over a slice of what
- * arrived (row-hash.ts, chain v2) and folded (fold.ts). One statement also means one snapshot.
+ * statement, rows as stored (in-order.ts puts them in id order), streamed while they are verified,
+ * the server producing rows on one core while this thread checks them on the other; on PGlite,
+ * which hands COPY output over as one blob, in pages of LIMITS.replay.pageRows. Each row is read
+ * by offset, its hash checked over a slice of what arrived (row-hash.ts, chain v2) and folded
+ * (fold.ts). One statement also means one snapshot.
  */
 import type { Db } from './adapter';
 import { LIMITS } from '../validator/limits';
 import { GridError } from './errors';
 import { Fold, type BadRow } from './replay/fold';
 import { CopyRowSplitter, ledgerSelect } from './replay/copy-rows';
+import { InOrder, TooScrambled } from './replay/in-order';
 import { checkpointChecksum, diffBalances, foldToState, loadCheckpoint, restoreState, stateChecksum, writeCache, type BalanceDiff } from './replay/state';
 
 export type { BadRow, BalanceDiff };
@@ -51,6 +53,8 @@ export interface ReplayOptions {
   maxBadRows?: number;
   /** Rows per COPY statement; default: all of them on Postgres, LIMITS.replay.pageRows on PGlite. */
   pageRows?: number;
+  /** Rows that may wait for their turn when Postgres streams them as stored (default LIMITS.replay.maxEarlyRows; see db/replay/in-order.ts). */
+  maxEarlyRows?: number;
 }
 
 export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayReport> {
@@ -68,22 +72,31 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
     }
   }
   fold.start();
-  // PGlite returns a COPY's whole output as one blob: bound it. Postgres streams it.
-  const pageRows = opts.pageRows ?? (db.kind === 'postgres' ? undefined : LIMITS.replay.pageRows);
   let nextProgress = LIMITS.replay.progressEveryRows;
-  for (;;) {
-    const after = fold.lastId;
-    const split = new CopyRowSplitter((b, _start, end, off, len) => fold.row(b, end, off, len));
-    await db.copyOut(ledgerSelect(fold.lastId, pageRows), (chunk) => {
-      split.push(chunk);
-      if (fold.rows >= nextProgress) {
-        nextProgress = fold.rows + LIMITS.replay.progressEveryRows;
-        opts.onProgress?.(fold.rows, fold.lastId);
-      }
-    });
-    split.finish();
-    if (pageRows === undefined || split.rows < pageRows) break;
-    if (fold.lastId <= after) throw new Error(`replay: a page after id ${after} did not advance`); // ids are a primary key: cannot happen
+  const progress = () => {
+    if (fold.rows < nextProgress) return;
+    nextProgress = fold.rows + LIMITS.replay.progressEveryRows;
+    opts.onProgress?.(fold.rows, fold.lastId);
+  };
+  if (db.kind === 'postgres' && opts.pageRows === undefined) {
+    // One statement, rows as stored (in-order.ts), streamed while they are checked.
+    const inOrder = new InOrder(fold, opts.maxEarlyRows ?? LIMITS.replay.maxEarlyRows);
+    const split = new CopyRowSplitter((b, start, end, off, len) => inOrder.row(b, start, end, off, len));
+    try {
+      await db.copyOut(ledgerSelect(fold.lastId, { order: 'stored' }), (chunk, start, end) => {
+        split.push(chunk, start, end);
+        progress();
+      });
+      split.finish();
+      inOrder.finish();
+    } catch (e) {
+      if (!(e instanceof TooScrambled)) throw e;
+      inOrder.reset();
+      await readPages(db, fold, undefined, progress);
+    }
+  } else {
+    // PGlite hands a COPY's whole output over as one blob: pages bound it.
+    await readPages(db, fold, opts.pageRows ?? (db.kind === 'postgres' ? undefined : LIMITS.replay.pageRows), progress);
   }
   opts.onProgress?.(fold.rows, fold.lastId);
   fold.finish();
@@ -127,6 +140,21 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
     wroteCache,
     conservation,
   };
+}
+
+/** The rows after the fold's last id, in id order: `pageRows` per COPY statement (all in one when undefined). */
+async function readPages(db: Db, fold: Fold, pageRows: number | undefined, progress: () => void): Promise<void> {
+  for (;;) {
+    const after = fold.lastId;
+    const split = new CopyRowSplitter((b, _start, end, off, len) => fold.row(b, end, off, len));
+    await db.copyOut(ledgerSelect(after, { limit: pageRows }), (chunk, start, end) => {
+      split.push(chunk, start, end);
+      progress();
+    });
+    split.finish();
+    if (pageRows === undefined || split.rows < pageRows) return;
+    if (fold.lastId <= after) throw new Error(`replay: a page after id ${after} did not advance`); // ids are a primary key: cannot happen
+  }
 }
 
 /** Fold and verify the whole ledger, then record a checkpoint at its head. */

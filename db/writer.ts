@@ -392,12 +392,14 @@ export class LedgerWriter {
     if (c && c.head.stateVersion === before.stateVersion && c.head.lastId === before.lastId) {
       for (const [id, a] of world.actors) c.world.actors.set(id, a);
       for (const [id, r] of world.resources) c.world.resources.set(id, r);
-      for (const [k, v] of world.balances) {
-        // A balance the batch read is its new value. One it did not read (a treasury credited
-        // with tax on a transfer that did not name it) started at 0 there: its value is the
-        // batch's net change, to be added to what the cache holds.
-        if (world.actors.has(k.slice(0, k.indexOf('\u0000')))) c.world.balances.set(k, v);
-        else c.world.balances.set(k, (c.world.balances.get(k) ?? 0n) + v);
+      for (const [r, m] of world.balances) {
+        for (const [a, v] of m) {
+          // A balance the batch read is its new value. One it did not read (a treasury credited
+          // with tax on a transfer that did not name it) started at 0 there: its value is the
+          // batch's net change, to be added to what the cache holds.
+          if (world.actors.has(a)) c.world.setBalance(a, r, v);
+          else c.world.setBalance(a, r, c.world.balance(a, r) + v);
+        }
       }
       for (const a of windowsLoaded) {
         const w = world.windows.get(a);
@@ -414,7 +416,7 @@ export class LedgerWriter {
     world.book.artifacts.clear();
     // Balances of actors the batch did not read are net changes from 0, not balances: forget
     // them (the warm path never reads an actor outside world.actors).
-    for (const k of [...world.balances.keys()]) if (!world.actors.has(k.slice(0, k.indexOf('\u0000')))) world.balances.delete(k);
+    for (const m of world.balances.values()) for (const a of [...m.keys()]) if (!world.actors.has(a)) m.delete(a);
     this.cache = { world, head: after, windows: new Set(windowsLoaded), batches: 0 };
   }
 

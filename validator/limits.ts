@@ -306,6 +306,11 @@ export const LIMITS = {
      * (≈300 bytes a row). Postgres streams one statement for the whole ledger.
      */
     pageRows: 50_000,
+    /**
+     * Rows that may arrive ahead of their turn when Postgres streams the ledger as stored
+     * (db/replay/in-order.ts; each waits as a copy, ≈300 bytes); beyond, replay reads in id order.
+     */
+    maxEarlyRows: 100_000,
     /** Replay reports progress about this often (rows). */
     progressEveryRows: 100_000,
   },

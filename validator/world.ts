@@ -52,15 +52,17 @@ export interface WorldView {
   diskUsed(owner: string): number;
 }
 
-const key = (actor: string, resource: string) => `${actor}\u0000${resource}`;
-
 export class MemoryWorld implements WorldView {
   now = 0;
   policy: Policy = DEFAULT_POLICY;
   breaker: BreakerState = { open: false, reason: 'genesis', by: null };
   readonly actors = new Map<string, Actor>();
   readonly resources = new Map<string, Resource>();
-  readonly balances = new Map<string, bigint>();
+  /**
+   * Balances by resource, then actor. (Keyed by resource first: a lookup needs no key string
+   * built per call — measured ≈8 % of the writer's per-proposal cost with concatenated keys.)
+   */
+  readonly balances = new Map<string, Map<string, bigint>>();
   readonly offers = new Map<string, OfferState>();
   /**
    * Rate-limit windows: per agent, the decision times of its applied proposals (see RateWindow).
@@ -89,27 +91,23 @@ export class MemoryWorld implements WorldView {
     return this.resources.get(id);
   }
   balance(actor: string, resource: string): bigint {
-    return this.balances.get(key(actor, resource)) ?? 0n;
+    return this.balances.get(resource)?.get(actor) ?? 0n;
   }
   setBalance(actor: string, resource: string, amount: bigint) {
-    this.balances.set(key(actor, resource), amount);
+    let m = this.balances.get(resource);
+    if (!m) this.balances.set(resource, (m = new Map()));
+    m.set(actor, amount);
   }
   holders(resource: string): Array<[string, bigint]> {
     const out: Array<[string, bigint]> = [];
-    for (const [k, v] of this.balances) {
-      const [a, r] = k.split('\u0000');
-      if (r === resource && v > 0n) out.push([a, v]);
-    }
+    for (const [a, v] of this.balances.get(resource) ?? []) if (v > 0n) out.push([a, v]);
     // Deterministic order: the law's output must not depend on Map insertion order.
     return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
   }
   /** Every (actor, resource, amount), sorted — for diffs and checksums. */
   allBalances(): Array<[string, string, bigint]> {
     const out: Array<[string, string, bigint]> = [];
-    for (const [k, v] of this.balances) {
-      const [a, r] = k.split('\u0000');
-      out.push([a, r, v]);
-    }
+    for (const [r, m] of this.balances) for (const [a, v] of m) out.push([a, r, v]);
     return out.sort((x, y) => (x[0] === y[0] ? (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0) : x[0] < y[0] ? -1 : 1));
   }
   offer(id: string) {

@@ -7,16 +7,23 @@
  */
 import { COPY_COLUMNS, COPY_FIELDS, COPY_HEADER } from '../entry-binary';
 
-/** The rows after `afterId` in id order (all of them, or the first `limit`), as the COPY query replay runs. */
-export function ledgerSelect(afterId: bigint, limit?: number): string {
+/**
+ * The COPY query replay runs: the rows after `afterId` — in id order (all of them, or the first
+ * `limit`), or with `order: 'stored'` in whatever order the server finds them cheapest to read
+ * (for an append-only table, almost always id order; see db/replay/in-order.ts).
+ */
+export function ledgerSelect(afterId: bigint, opts: { limit?: number; order?: 'id' | 'stored' } = {}): string {
+  const { limit, order = 'id' } = opts;
   // Interpolated, not a parameter (COPY takes none): a bigint and an integer cannot carry SQL.
   if (typeof afterId !== 'bigint' || (limit !== undefined && !Number.isSafeInteger(limit))) throw new TypeError('ledgerSelect: bigint id and integer limit expected');
-  return `SELECT ${COPY_COLUMNS} FROM ledger WHERE id > ${afterId} ORDER BY id` + (limit === undefined ? '' : ` LIMIT ${limit}`);
+  if (order === 'stored' && limit !== undefined) throw new TypeError('ledgerSelect: a limit needs id order');
+  return `SELECT ${COPY_COLUMNS} FROM ledger WHERE id > ${afterId}` + (order === 'id' ? ' ORDER BY id' : '') + (limit === undefined ? '' : ` LIMIT ${limit}`);
 }
 
 /**
  * Called for each row: `b` holds it in [start, end); field k's value is b[off[k], off[k] + len[k])
- * (len -1: NULL). `off` and `len` are reused for the next row; `b` may be reused after the call.
+ * (len -1: NULL). `off` and `len` are reused for the next row. The bytes of `b` are never written
+ * again (the fold keeps a reference to the last row's hash instead of copying it).
  */
 export type OnRow = (b: Buffer, start: number, end: number, off: Int32Array, len: Int32Array) => void;
 
@@ -31,21 +38,27 @@ export class CopyRowSplitter {
 
   constructor(private readonly onRow: OnRow) {}
 
-  push(chunk: Buffer): void {
-    // A row cut by a chunk boundary is completed from the next chunk (one copy of that chunk).
-    let b = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    this.carry = null;
-    let p = 0;
+  /** The next piece of the output, b[start, end). */
+  push(chunk: Buffer, start = 0, end = chunk.length): void {
+    // A row cut by a piece boundary is completed from the next piece (one copy of that piece).
+    let b = chunk;
+    let p = start;
+    let n = end;
+    if (this.carry) {
+      b = Buffer.concat([this.carry, chunk.subarray(start, end)]);
+      p = 0;
+      n = b.length;
+      this.carry = null;
+    }
     if (!this.started) {
-      if (b.length < COPY_HEADER.length) {
-        this.carry = b;
+      if (n - p < COPY_HEADER.length) {
+        this.carry = Buffer.from(b.subarray(p, n));
         return;
       }
-      if (!b.subarray(0, 11).equals(COPY_HEADER.subarray(0, 11))) throw new Error('replay: the ledger COPY output does not start with the binary COPY signature');
-      p = COPY_HEADER.length + readInt32(b, 15); // flags, then the header extension's length and bytes
+      if (!b.subarray(p, p + 11).equals(COPY_HEADER.subarray(0, 11))) throw new Error('replay: the ledger COPY output does not start with the binary COPY signature');
+      p += COPY_HEADER.length + readInt32(b, p + 15); // flags, then the header extension's length and bytes
       this.started = true;
     }
-    const n = b.length;
     const off = this.off;
     const len = this.len;
     while (p + 2 <= n) {
@@ -56,31 +69,37 @@ export class CopyRowSplitter {
         p += 2;
         continue;
       }
-      if (count !== COPY_FIELDS) throw new Error(`replay: a ledger COPY row has ${count} fields, expected ${COPY_FIELDS}`);
-      let q = p + 2;
-      let whole = true;
-      for (let k = 0; k < COPY_FIELDS; k++) {
-        if (q + 4 > n) {
-          whole = false;
-          break;
-        }
-        const l = readInt32(b, q);
-        off[k] = q + 4;
-        len[k] = l;
-        q += 4 + (l > 0 ? l : 0);
-      }
-      if (!whole || q > n) break;
+      const q = rowFields(b, p, n, off, len);
+      if (q < 0) break;
       this.onRow(b, p, q, off, len);
       this.rows++;
       p = q;
     }
-    if (p < n) this.carry = b.subarray(p);
+    if (p < n) this.carry = Buffer.from(b.subarray(p, n)); // a copy: `chunk` may be a view of a larger buffer
   }
 
   /** After the last chunk: the output must have ended exactly with its trailer. */
   finish(): void {
     if (!this.ended || this.carry) throw new Error('replay: the ledger COPY output ended early (truncated stream)');
   }
+}
+
+/**
+ * The fields of the row starting at b[p] (its field count), within b[.., n): offsets and lengths
+ * into `off`/`len`; returns the row's end, or -1 when the row does not end by n.
+ */
+export function rowFields(b: Uint8Array, p: number, n: number, off: Int32Array, len: Int32Array): number {
+  const count = (b[p] << 8) | b[p + 1];
+  if (count !== COPY_FIELDS) throw new Error(`replay: a ledger COPY row has ${count} fields, expected ${COPY_FIELDS}`);
+  let q = p + 2;
+  for (let k = 0; k < COPY_FIELDS; k++) {
+    if (q + 4 > n) return -1;
+    const l = readInt32(b, q);
+    off[k] = q + 4;
+    len[k] = l;
+    q += 4 + (l > 0 ? l : 0);
+  }
+  return q > n ? -1 : q;
 }
 
 export function readInt32(b: Uint8Array, p: number): number {

@@ -70,6 +70,11 @@ export class Fold {
     } else this.lastIdBig = v;
   }
 
+  /** The id the next row must have, as a number; NaN beyond 2^53. */
+  get nextIdNumber(): number {
+    return this.lastIdBig === null ? this.lastIdNum + 1 : NaN;
+  }
+
   /** The chain head so far (hex): the last row's hash. */
   get prevHash(): string {
     return hexOf(this.prevBuf, this.prevAt, 32);
