@@ -85,15 +85,14 @@ BEGIN
     RAISE EXCEPTION 'a proposal id in the batch was applied before' USING ERRCODE = 'unique_violation';
   END IF;
   IF COALESCE(array_length(p_bal_actor, 1), 0) > 0 THEN
-    -- No lock-order sort needed: every writer holds the chain head while it touches balances.
-    WITH d AS (SELECT * FROM unnest(p_bal_actor, p_bal_resource, p_bal_delta) AS d(actor, resource, delta)),
-    upd AS (
-      UPDATE balances b SET amount = b.amount + d.delta FROM d
-      WHERE b.actor = d.actor AND b.resource = d.resource
-      RETURNING b.actor, b.resource)
+    -- One upsert: each delta finds its row through the primary key. (0007's UPDATE … FROM
+    -- unnest joined by hash over a sequential scan of balances — every commit read every
+    -- balance; measured 0.15 ms a commit at 1 000 accounts, growing with the registry.) The
+    -- client sums deltas per (actor, resource), so no row is affected twice. No lock-order sort
+    -- needed: every writer holds the chain head while it touches balances.
     INSERT INTO balances (actor, resource, amount)
-    SELECT d.actor, d.resource, d.delta FROM d
-    WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.actor = d.actor AND upd.resource = d.resource);
+    SELECT * FROM unnest(p_bal_actor, p_bal_resource, p_bal_delta)
+    ON CONFLICT (actor, resource) DO UPDATE SET amount = balances.amount + EXCLUDED.amount;
   END IF;
   IF COALESCE(array_length(p_rej_code, 1), 0) > 0 THEN
     WITH rej AS (
