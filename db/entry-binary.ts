@@ -24,8 +24,7 @@
  * jsonb in its own layout, which equals canonical JSON for `{}` (the common case) but not in
  * general, so verify re-canonicalizes other metadata before hashing.
  */
-import * as crypto from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { sha256OfBytes } from './hash';
 
 export const HASH_V1 = 1;
 export const HASH_V2 = 2;
@@ -53,13 +52,6 @@ for (let i = 0; i < 16; i++) {
 }
 /** Lowercase hex of each byte value. */
 export const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-const oneShot: ((alg: string, data: Uint8Array, enc: 'hex' | 'latin1') => string) | undefined = (crypto as any).hash;
-
-/** sha256 of `data` as lowercase hex (one-shot where Node has it: no Hash object per call). */
-export function sha256OfBytes(data: Uint8Array): string {
-  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
-}
 
 /**
  * Writes ledger entries as binary COPY rows into one growing buffer, chaining and hashing each

@@ -9,19 +9,13 @@
  *
  * Each row is checked on its own (it stores its prev_hash); the links between rows are the fold's.
  */
-import * as crypto from 'node:crypto';
-import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../validator/canonical';
-import { entryHash } from '../hash';
+import { entryHash, sha256Latin1 as digest } from '../hash';
 import { HASH_V1, HASH_V2, PG_EPOCH_MS, hexOf, int32, uuidText } from '../entry-binary';
 import { readInt32 } from './copy-rows';
 
 // Field positions in COPY_COLUMNS order.
 export const F = { hash: 0, prev: 1, version: 2, id: 3, at: 4, proposalId: 5, leg: 6, kind: 7, agent: 8, from: 9, to: 10, resource: 11, amount: 12, vv: 13, proposalHash: 14, metadata: 15 } as const;
-
-const oneShot: ((alg: string, data: Uint8Array, enc: 'latin1') => string) | undefined = (crypto as any).hash;
-/** sha256 as a latin1 string: one character per byte, compared with the stored bytes directly. */
-const digest: (data: Uint8Array) => string = oneShot ? (data) => oneShot('sha256', data, 'latin1') : (data) => createHash('sha256').update(data).digest('latin1' as crypto.BinaryToTextEncoding);
 
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
