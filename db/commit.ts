@@ -32,13 +32,17 @@ export type CommitPlan =
 
 export function commitPlan(d: Decision, before: Head, after: Head, checkIds: boolean, vv: string): CommitPlan {
   const rows = d.rows;
-  const deltas = new Map<string, [string, string, bigint]>();
+  // Net change per (actor, resource), keyed by resource then actor (no key string per entry).
+  const deltas = new Map<string, Map<string, bigint>>();
   for (const { e } of rows) {
     if (e.amount === null || e.resource === null) continue;
-    if (e.from !== null) addDelta(deltas, e.from, e.resource, -e.amount);
-    if (e.to !== null) addDelta(deltas, e.to, e.resource, e.amount);
+    let m = deltas.get(e.resource);
+    if (!m) deltas.set(e.resource, (m = new Map()));
+    if (e.from !== null) m.set(e.from, (m.get(e.from) ?? 0n) - e.amount);
+    if (e.to !== null) m.set(e.to, (m.get(e.to) ?? 0n) + e.amount);
   }
-  const bal = [...deltas.values()].filter((x) => x[2] !== 0n);
+  const bal: Array<[string, string, bigint]> = [];
+  for (const [r, m] of deltas) for (const [a, v] of m) if (v !== 0n) bal.push([a, r, v]);
   const rej = d.rejections;
   const tail = [
     textArray(bal.map((x) => x[0])),
@@ -165,13 +169,6 @@ export async function writeGovernance(tx: Queryable, d: Decision, vv: string): P
         break;
     }
   }
-}
-
-function addDelta(m: Map<string, [string, string, bigint]>, actor: string, resource: string, d: bigint) {
-  const key = actor + '\u0000' + resource;
-  const cur = m.get(key);
-  if (cur) cur[2] += d;
-  else m.set(key, [actor, resource, d]);
 }
 
 /** Metadata as stored: `{}` for the common empty case without a JSON.stringify call. */

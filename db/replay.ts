@@ -42,6 +42,8 @@ export interface ReplayReport {
   wroteCache: boolean;
   /** Minted minus burned per resource equals the folded supply (conservation). */
   conservation: Record<string, { minted: string; burned: string; supply: string; ok: boolean }>;
+  /** Rows replayed by chain version (hash_version; `other` for a value no writer stores). */
+  hashVersions: { v1: number; v2: number; other: number };
 }
 
 export interface ReplayOptions {
@@ -139,6 +141,7 @@ export async function replay(db: Db, opts: ReplayOptions = {}): Promise<ReplayRe
     rowsPerSecond: rows === 0 ? 0 : Math.round(rows / (ms / 1000)),
     wroteCache,
     conservation,
+    hashVersions: { v1: fold.versions[1], v2: fold.versions[2], other: fold.versions[0] },
   };
 }
 

@@ -789,6 +789,8 @@ forEachBackend('ledger: chain v1 rows followed by v2 rows', (b) => {
   it('GIVEN a grid whose first rows are chain v1 (text hash, whole ms) WHEN the caches are rebuilt and the writer appends v2 rows (COPY and arrays) THEN the mixed chain verifies', async () => {
     const { db, v1, rep } = await mixedGrid();
     assert.equal(rep.chainOk, true);
+    // The report counts rows by the chain version they state (what `grid verify` prints).
+    assert.deepEqual(rep.hashVersions, { v1: 5, v2: 70, other: 0 });
     // The first v2 row links to the last v1 row.
     const link = (await db.query<{ p: string; v: number }>(`SELECT encode(prev_hash, 'hex') AS p, hash_version AS v FROM ledger WHERE id = 6`)).rows[0];
     assert.deepEqual([link.p, Number(link.v)], [v1.head, 2]);

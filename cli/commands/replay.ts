@@ -7,7 +7,8 @@ export function printReport(r: ReplayReport, out = process.stdout): void {
   out.write(
     `rows replayed: ${r.rowsReplayed} (ids ${r.fromId}..${r.lastId}) in ${r.ms} ms — ${r.rowsPerSecond.toLocaleString('en-US')} rows/s\n` +
       `chain: ${r.chainOk ? 'intact' : `BROKEN (${r.badRows.length} bad row(s) listed)`}; head ${r.headMatches ? 'matches' : 'DOES NOT match'} ledger_head\n` +
-      `cache: ${r.cacheMatches ? 'equals the ledger' : `${r.diffs.length} difference(s)`}; checksum ${r.checksum}\n`,
+      `cache: ${r.cacheMatches ? 'equals the ledger' : `${r.diffs.length} difference(s)`}; checksum ${r.checksum}\n` +
+      `rows by chain version: v2 ${r.hashVersions.v2}` + (r.hashVersions.v1 ? `, v1 ${r.hashVersions.v1} (written before migration 0008)` : '') + (r.hashVersions.other ? `, unknown ${r.hashVersions.other}` : '') + '\n',
   );
   for (const b of r.badRows) out.write(`  bad row ${b.id}: ${b.problem} — ${b.message}\n`);
   for (const d of r.diffs) out.write(`  diff ${d.actor}/${d.resource}: cache ${d.cache}, ledger ${d.ledger}\n`);

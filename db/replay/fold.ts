@@ -39,6 +39,8 @@ export class Fold {
   readonly burned = new Map<string, bigint>();
   lastAt = 0;
   rows = 0;
+  /** Rows by the chain version they state (hash_version): v1 before migration 0008, v2 since. */
+  readonly versions = [0, 0, 0];
   badCount = 0;
   readonly bad: BadRow[] = [];
   /** The last id: a number while it is safe, else `lastIdBig`. */
@@ -149,6 +151,8 @@ export class Fold {
     for (let i = 0; linked && i < 32; i++) if (b[p + i] !== pb[pa + i]) linked = false;
     if (!linked) this.flag(idOf(), 'BROKEN_LINK', `prev_hash does not match the hash of row ${before}`);
     if (!rowHashOk(b, end, off, len)) this.flag(idOf(), 'HASH_MISMATCH', 'stored hash does not match the row contents (the row was altered)');
+    const v = len[F.version] === 2 ? (b[off[F.version]] << 8) | b[off[F.version] + 1] : 0;
+    this.versions[v === 1 || v === 2 ? v : 0]++;
     // The chunk `b` is never written again (each is a fresh buffer), so keeping a reference is safe.
     if (len[F.hash] === 32) {
       this.prevBuf = b;
