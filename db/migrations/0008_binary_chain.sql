@@ -155,3 +155,78 @@ BEGIN
                              p_bal_actor, p_bal_resource, p_bal_delta,
                              p_rej_id, p_rej_agent, p_rej_kind, p_rej_proposal, p_rej_hash, p_rej_code, p_rej_message, p_rej_details);
 END $$;
+
+-- The rate-limit window index (0001), rebuilt to compare agent ids bytewise. Every append
+-- inserts into it, and under the database's default collation each comparison is a strcoll()
+-- call: measured on this project's bench, 2.3 µs of server time a row against 1.6 µs with
+-- "C" — about a tenth of an append's whole server cost, and ≈9 % more batched throughput.
+-- Ids are ASCII ([A-Za-z0-9_.:@-], validator/schemas.ts), so bytewise order is as good as any.
+DROP INDEX ledger_agent_time;
+CREATE INDEX ledger_agent_time ON ledger (agent COLLATE "C", executed_at) WHERE leg = 0;
+
+-- grid_load exactly as in 0007 except for the one comparison that reads the index above: a
+-- query must compare with the index's collation for the index to serve it.
+CREATE OR REPLACE FUNCTION grid_load(
+  p_ids uuid[], p_actors text[], p_holders text[], p_offers uuid[],
+  p_rate_agents text[], p_since_ms bigint, p_rate_cap integer, p_warm_cap integer
+) RETURNS jsonb LANGUAGE plpgsql
+-- Point lookups only (see 0003 for what generic plans did here with young statistics).
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+  h ledger_head%ROWTYPE;
+  v_actors text[];
+BEGIN
+  SELECT * INTO h FROM ledger_head FOR UPDATE;
+  IF p_warm_cap > 0 AND (SELECT count(*) FROM (SELECT 1 FROM actors LIMIT p_warm_cap + 1) x) <= p_warm_cap THEN
+    p_actors := ARRAY(SELECT id FROM actors);
+    p_rate_agents := p_actors;
+  END IF;
+  v_actors := p_actors
+    || COALESCE((SELECT array_agg(maker) FROM offers WHERE offer_id = ANY(p_offers)), '{}')
+    || COALESCE((SELECT array_agg(DISTINCT b.actor) FROM balances b WHERE b.resource = ANY(p_holders) AND b.amount > 0), '{}');
+  RETURN jsonb_build_object(
+    'head', jsonb_build_object('last_id', h.last_id::text, 'last_hash', encode(h.last_hash, 'hex'),
+                               'last_at_ms', h.last_at_ms::text, 'state_version', h.state_version),
+    'policy', (SELECT policy FROM policies ORDER BY version DESC LIMIT 1),
+    'breaker', (SELECT jsonb_build_object('open', open, 'reason', reason, 'by', set_by) FROM breaker),
+    'decided', COALESCE((
+      SELECT jsonb_agg(d) FROM (
+        SELECT jsonb_build_object('proposal_id', y.proposal_id, 'outcome', 'applied', 'proposal_hash', y.proposal_hash) AS d
+          FROM (SELECT l.proposal_id, l.proposal_hash, l.leg FROM unnest(p_ids) AS x(pid) JOIN ledger l ON l.proposal_id = x.pid OFFSET 0) y
+          WHERE y.leg = 0
+        UNION ALL
+        SELECT jsonb_build_object('proposal_id', r.proposal_id, 'outcome', 'rejected', 'proposal_hash', r.proposal_hash,
+                                  'code', r.code, 'message', r.message, 'details', r.details,
+                                  'validator_version', r.validator_version)
+          FROM unnest(p_ids) AS x(pid) JOIN rejected_proposals r ON r.proposal_id = x.pid
+      ) x), '[]'::jsonb),
+    'actors', COALESCE((SELECT jsonb_agg(jsonb_build_array(id, kind)) FROM actors WHERE id = ANY(v_actors)), '[]'::jsonb),
+    'resources', COALESCE((SELECT jsonb_agg(jsonb_build_array(id, unit)) FROM resources), '[]'::jsonb),
+    'balances', COALESCE((
+      SELECT jsonb_agg(jsonb_build_array(actor, resource, amount::text)) FROM (
+        SELECT b.actor, b.resource, b.amount FROM balances b WHERE b.actor = ANY(v_actors)
+      ) x), '[]'::jsonb),
+    'offers', COALESCE((
+      SELECT jsonb_agg(jsonb_build_object('offer_id', offer_id, 'maker', maker, 'give_resource', give_resource,
+        'give_amount', give_amount::text, 'want_resource', want_resource, 'want_amount', want_amount::text,
+        'counterparty', counterparty, 'expires_at_ms', expires_at_ms, 'status', status))
+      FROM offers WHERE offer_id = ANY(p_offers)), '[]'::jsonb),
+    'actions', COALESCE((
+      SELECT jsonb_object_agg(a, w) FROM (
+        SELECT a, COALESCE((
+                 SELECT jsonb_agg(jsonb_build_array(t.at_ms::text, t.n) ORDER BY t.at_ms) FROM (
+                   SELECT (extract(epoch FROM e.executed_at) * 1000)::bigint AS at_ms, count(*) AS n FROM (
+                     SELECT l.executed_at FROM ledger l
+                     -- COLLATE "C": the comparison the index below is built for (or it is not used).
+                     WHERE l.leg = 0 AND l.agent = a COLLATE "C"
+                       AND l.executed_at > timestamptz 'epoch' + p_since_ms * interval '1 millisecond'
+                     ORDER BY l.executed_at DESC
+                     LIMIT p_rate_cap) e
+                   GROUP BY 1) t), '[]'::jsonb) AS w
+        FROM unnest(p_rate_agents) AS a
+        -- Only agents are rate limited (see 0003: counting the system's window went quadratic).
+        WHERE EXISTS (SELECT 1 FROM actors WHERE id = a AND kind = 'agent')) y), '{}'::jsonb)
+  );
+END $$;
+
