@@ -44,11 +44,16 @@ function scenario() {
   };
 }
 
+/**
+ * A transfer as the writer receives one from the service API or an n8n item: parsed from JSON.
+ * (Built directly, its id would be randomUUID()'s string — a tree of concatenated pieces that V8
+ * flattens the first time it is read, a cost a parsed proposal never has.)
+ */
 function transferFor(agents: string[], i: number) {
   const a = agents[(i * 7919) % agents.length];
   const b = agents[(i * 104729 + 1) % agents.length];
   const to = a === b ? agents[(agents.indexOf(a) + 1) % agents.length] : b;
-  return { proposal_id: randomUUID(), agent: a, from: a, to, resource: 'credits', amount: 1 + (i % 50) };
+  return JSON.parse(JSON.stringify({ proposal_id: randomUUID(), agent: a, from: a, to, resource: 'credits', amount: 1 + (i % 50) }));
 }
 
 export async function freshDb(kind: 'postgres' | 'pglite', pgUrl: string, poolSize = 20): Promise<Db> {

@@ -108,6 +108,8 @@ export function carbonTax(policy: Policy, resource: string, amount: bigint): big
 
 /** Each movement followed by its carbon-tax leg, if any (burned, or paid to the treasury), paid by the same payer. */
 export function withTax(policy: Policy, legs: Effect[]): Effect[] {
+  // Most legs owe no tax (it applies to some resources only): then the legs are the answer.
+  if (legs.every((l) => carbonTax(policy, l.resource!, l.amount!) === 0n)) return legs;
   const out: Effect[] = [];
   for (const l of legs) {
     out.push(l);

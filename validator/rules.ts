@@ -289,16 +289,13 @@ function decidePolicy(world: WorldView, p: Extract<Proposal, { kind: 'policy_set
   };
 }
 
+/** A balance movement. */
+function move(kind: Effect['kind'], from: string | null, to: string | null, resource: string, amount: bigint, metadata: Record<string, unknown> = {}): Effect {
+  return { kind, from, to, resource, amount, metadata };
+}
+
 /** The entries an authorized proposal would write. */
 function effectsOf(world: WorldView, p: Proposal): Effect[] {
-  const move = (kind: Effect['kind'], from: string | null, to: string | null, resource: string, amount: bigint, metadata: Record<string, unknown> = {}): Effect => ({
-    kind,
-    from,
-    to,
-    resource,
-    amount,
-    metadata,
-  });
   switch (p.kind) {
     case 'transfer':
       return withTax(world.policy, [move('transfer', p.from, p.to, p.resource, p.amount)]);
