@@ -14,12 +14,11 @@ import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { forEachBackend } from './support/backends';
-import { assertSound, balance, count, grid, Clock } from './support/fixtures';
+import { assertSound, balance, blueprint, count, grid, Clock } from './support/fixtures';
 import { initGrid } from '../engine/init';
 import { migrate, loadMigrations } from '../db/migrate';
 import { textArray, intArray } from '../db/pg-array';
 import { DEFAULT_POLICY, policyToJson } from '../validator';
-import { parseScenario } from '../engine/scenario';
 import { EntryEncoder, COPY_COLUMNS, COPY_HEADER, COPY_TRAILER, PG_EPOCH_MS, hexOf, uuidText } from '../db/entry-binary';
 import { CopyRowSplitter } from '../db/replay/copy-rows';
 import { rowHashOk, metadataText, F } from '../db/replay/row-hash';
@@ -655,26 +654,7 @@ describe('ledger: chain v2 sealing and folding across 2^53', () => {
 // ---- v1 rows before v2 rows --------------------------------------------------------------------
 
 /** The blueprint's registry without opening balances: migrated and registered, no ledger row. */
-const registryOnly = () =>
-  parseScenario({
-    name: 'v1-history',
-    resources: [
-      { id: 'credits', unit: 'cr' },
-      { id: 'energy', unit: 'kWh' },
-    ],
-    actors: [
-      { id: 'system', kind: 'system' },
-      { id: 'council', kind: 'human' },
-      { id: 'governor', kind: 'governor' },
-      { id: 'treasury', kind: 'treasury' },
-      { id: 'reserve', kind: 'reserve' },
-      { id: 'A', kind: 'agent' },
-      { id: 'B', kind: 'agent' },
-      { id: 'C', kind: 'agent' },
-    ],
-    balances: [],
-    founder: 'council',
-  });
+const registryOnly = () => ({ ...blueprint(), name: 'v1-history', balances: [] });
 
 interface V1Row {
   kind: 'mint' | 'transfer' | 'burn';
