@@ -1,7 +1,8 @@
 /**
  * A batch decided: the law's answer for each prepared proposal in order against a world (which
  * it advances), the entries to append, the rejections to record — and then sealed onto a chain
- * head: numbered and hashed (db/hash.ts, the definition verify checks).
+ * head: numbered and hashed over their binary encoding (db/entry-binary.ts, the definition verify
+ * checks).
  */
 import { randomUUID } from 'node:crypto';
 import { decide, reject, canonicalJson, type MemoryWorld, type Policy, type Effect, type Rejection } from '../validator';
@@ -83,16 +84,10 @@ export function newDecision(atMs: number): Decision {
   return { rows: [], rejections: [], results: [], dupApplied: [], policies: new Map(), governance: false, atMs, copy: null, appliedHere: new Map() };
 }
 
-/** Decide each proposal in order against `world` (mutated), answering known ids from `decided`. */
-export function decideBatch(world: MemoryWorld, decided: Map<string, Decided>, prepared: Prepared[], atMs: number, vv: string): Decision {
-  const d = newDecision(atMs);
-  decideSome(d, world, decided, prepared, 0, prepared.length, vv);
-  return d;
-}
-
 /**
- * Decide prepared[from..to) into `d`, in order, after the ones decided into it before — so a
- * batch can be decided in slices, with the event loop running between them (db/writer.ts).
+ * Decide prepared[from..to) against `world` (mutated) into `d`, in order, after the ones decided
+ * into it before — so a batch can be decided in slices, with the event loop running between them
+ * (db/writer.ts) — answering known ids from `decided`.
  */
 export function decideSome(d: Decision, world: MemoryWorld, decided: Map<string, Decided>, prepared: Prepared[], from: number, to: number, vv: string): void {
   const { rows, rejections, results, dupApplied, policies } = d;

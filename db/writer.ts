@@ -3,25 +3,27 @@
  *
  * Every batch is decided in order against the state left by the ones before it (a rejection does
  * not abort the others), numbered and hashed onto the chain head, and appended with its balance
- * deltas, rejections and alerts (outbox) by one function, grid_commit (migration 0007), in one
- * transaction (db/commit.ts). Nothing is acknowledged before that commit returns, so a crash at any instant
+ * deltas, rejections and alerts (outbox) in one transaction (db/commit.ts, migration 0008:
+ * grid_commit_begin checks the head, the entries go in by COPY or as arrays, grid_commit_finish
+ * does the rest). Nothing is acknowledged before that commit returns, so a crash at any instant
  * loses nothing acknowledged. There are two ways to get the state a batch is decided against:
  *
  * - The slow path: BEGIN; grid_load takes the chain-head lock and reads the slice of state the
- *   batch names; the law decides; grid_commit; caches other than balances (offers, policy,
- *   breaker, artifacts); COMMIT. Always correct, whatever else is writing.
+ *   batch names; the law decides; the commit statements; caches other than balances (offers,
+ *   policy, breaker, artifacts); COMMIT. Always correct, whatever else is writing.
  * - The fast path: the writer's warm cache. After a slow batch that moved only balances the
  *   writer keeps the state it decided against (now advanced by the batch) together with the
  *   head and its state_version. A later batch whose proposals only move balances between actors
- *   the cache holds is decided against the cache and committed as ONE statement (grid_commit
- *   alone, its own transaction), which appends only if state_version is unchanged — i.e. nothing
- *   else wrote since. If anything did (another writer, an admin, a replay), or a proposal id
- *   turns out to have been decided before, grid_commit refuses, the cache is dropped, and the
- *   batch is decided again the slow way. So the cache can make a batch cheaper, never different.
+ *   the cache holds is decided against the cache and committed in its own transaction, which
+ *   appends only if state_version is unchanged — i.e. nothing else wrote since. If anything did
+ *   (another writer, an admin, a replay), or a proposal id turns out to have been decided
+ *   before, the commit is refused, the cache is dropped, and the batch is decided again the slow
+ *   way. So the cache can make a batch cheaper, never different.
  *
  * Batches are pipelined: while one fast batch is in flight, the next is decided against the
  * cache as the in-flight one will leave it, and sent when the first has committed. Decisions
- * (JavaScript) and appends (the database) thereby overlap. If the in-flight batch does not
+ * (JavaScript) and appends (the database) thereby overlap — and a batch is decided in slices,
+ * so the one in flight keeps writing its COPY data meanwhile. If the in-flight batch does not
  * commit, the speculative decision is thrown away with the cache and both are redone in order.
  *
  * `apply` (one proposal) joins a group-commit queue: callers that arrive while a batch is
@@ -29,11 +31,12 @@
  *
  * Idempotency (client-generated ids, as in TigerBeetle): a proposal_id is final once decided.
  * The same id with the same content is answered with the original outcome (duplicate: true) and
- * writes nothing; the same id with other content is rejected with ID_CONFLICT. *
+ * writes nothing; the same id with other content is rejected with ID_CONFLICT.
+ *
  * This file is the writer's control: queues, the pump, the warm cache, the slow path. The steps
  * it runs live beside it: db/prepare.ts (untrusted input → prepared proposal), db/batch.ts
- * (decide a batch against a world, seal it onto a head), db/commit.ts (grid_commit and the caches
- * written after it).
+ * (decide a batch against a world, seal it onto a head), db/commit.ts (the commit statements and
+ * the caches written after them).
  */
 import { LIMITS, LAW_VERSION, DEFAULT_POLICY, MemoryWorld, type Policy } from '../validator';
 import type { Db, Tx } from './adapter';
