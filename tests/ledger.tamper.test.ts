@@ -71,12 +71,16 @@ forEachBackend('ledger: append-only and tamper evidence', (b) => {
   });
 
   if (b.name === 'postgres') {
-    it('GIVEN the grid_writer role WHEN it applies proposals THEN it can append but cannot update or delete ledger rows', async () => {
+    it('GIVEN the grid_writer role WHEN it applies proposals THEN it can append (arrays and COPY) and verify but cannot update or delete ledger rows', async () => {
       const db = await seeded();
       const asWriter = await openDb({ url: b.url, schema: db.schema, role: 'grid_writer', poolSize: 1 });
       try {
         const r = await new LedgerWriter(asWriter).apply(transfer('A', 'B', 1));
         assert.equal(r.status, 'applied');
+        // A batch large enough to be appended with COPY goes through the same privileges.
+        const many = await new LedgerWriter(asWriter).applyBatch(Array.from({ length: 70 }, (_, i) => transfer(i % 2 ? 'A' : 'B', i % 2 ? 'B' : 'A', 1)));
+        assert.deepEqual([...new Set(many.map((x) => x.status))], ['applied']);
+        assert.equal((await replay(asWriter, { dryRun: true })).chainOk, true);
         await assert.rejects(asWriter.query('UPDATE ledger SET amount = 1 WHERE id = 1'), (e: any) => e.code === '42501');
         await assert.rejects(asWriter.query('DELETE FROM ledger WHERE id = 1'), (e: any) => e.code === '42501');
         await assert.rejects(asWriter.query(`UPDATE actors SET kind = 'human' WHERE id = 'A'`), (e: any) => e.code === '42501');
