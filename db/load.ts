@@ -1,6 +1,6 @@
 /**
  * Loads, under the chain-head lock, the slice of state a batch needs into a MemoryWorld the law
- * can read, plus the head the batch will extend. One round trip (grid_load, migration 0007).
+ * can read, plus the head the batch will extend. One round trip (grid_load: migration 0007, its rate-window read as redefined in 0008).
  */
 import { offerFromRow } from './rows';
 import { MemoryWorld, policyFromJson, DEFAULT_POLICY, type Proposal, type Policy, type ActorKind } from '../validator';
