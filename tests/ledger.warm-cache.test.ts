@@ -13,19 +13,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { forEachBackend } from './support/backends';
-import { balance, count, grid, assertSound, type Grid } from './support/fixtures';
+import { assertEntriesStored, assertSound, balance, code, codes, count, grid, type Grid } from './support/fixtures';
 import { tx, mint, burn, harvest, policySet, offer, nextId } from './support/law-world';
 import { LedgerWriter, type ApplyResult, type AppliedResult } from '../db/writer';
 import { replay } from '../db/replay';
 import type { Db } from '../db/adapter';
 import { LIMITS } from '../validator';
-
-
-function code(r: ApplyResult): string {
-  return r.status === 'rejected' ? r.code : 'applied';
-}
-const codes = (rs: ApplyResult[]) => rs.map(code);
-
 
 async function credits(db: Db, ...actors: string[]): Promise<bigint[]> {
   return Promise.all(actors.map((a) => balance(db, a, 'credits')));
@@ -37,19 +30,6 @@ async function warm(g: Grid) {
   assert.deepEqual(codes(await g.w.applyBatch([tx('A', 'B', 1)])), ['applied']);
   assert.deepEqual(codes(await g.w.applyBatch([tx('B', 'A', 1)])), ['applied']);
   assert.equal(g.w.stats.fast - before.fast, 1, `the second balance-only batch must take the fast path: ${JSON.stringify(g.w.stats)}`);
-}
-
-/** Every applied result's entries are exactly the ledger rows (ids and client-side hashes). */
-async function assertEntriesStored(db: Db, results: ApplyResult[]) {
-  for (const r of results) {
-    if (r.status !== 'applied') continue;
-    const rows = (await db.query<any>(`SELECT id, leg, kind, amount, encode(hash, 'hex') AS hash FROM ledger WHERE proposal_id = $1 ORDER BY leg`, [r.proposal_id])).rows;
-    assert.deepEqual(
-      r.entries.map((e) => [e.id, e.leg, e.kind, e.amount, e.hash]),
-      rows.map((x) => [String(x.id), x.leg, x.kind, x.amount === null ? null : String(x.amount), x.hash]),
-      `entries of ${r.proposal_id}`,
-    );
-  }
 }
 
 /** Makes the next `fail.length` grid_commit calls through db.query behave as listed (null: pass through). */

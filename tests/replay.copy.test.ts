@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { forEachBackend } from './support/backends';
+import { copyOutAll } from './support/copy-rows';
 import { grid, type Grid } from './support/fixtures';
 import { CopyRowSplitter, ledgerSelect } from '../db/replay/copy-rows';
 import { COPY_HEADER } from '../db/entry-binary';
@@ -44,11 +45,7 @@ function cutAt(stream: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-async function ledgerCopy(db: Db): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await db.copyOut(ledgerSelect(0n), (c: Buffer, start?: number, end?: number) => chunks.push(Buffer.from(c.subarray(start ?? 0, end ?? c.length))));
-  return Buffer.concat(chunks);
-}
+const ledgerCopy = (db: Db) => copyOutAll(db, ledgerSelect(0n));
 
 const t = (from: string, to: string, amount: number, reasoning?: string) => ({ proposal_id: randomUUID(), agent: from, from, to, resource: 'credits', amount, ...(reasoning === undefined ? {} : { reasoning }) });
 

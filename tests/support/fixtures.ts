@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { strict as assert } from 'node:assert';
 import type { Db } from '../../db/adapter';
-import { LedgerWriter } from '../../db/writer';
+import { LedgerWriter, type ApplyResult } from '../../db/writer';
 import { replay } from '../../db/replay';
 import type { Backend } from './backends';
 import { initGrid } from '../../engine/init';
@@ -44,6 +44,12 @@ export async function initBlueprint(db: Db, policy?: Record<string, unknown>) {
 export function transfer(from: string, to: string, amount: number | string, extra: Record<string, unknown> = {}) {
   return { proposal_id: randomUUID(), agent: from, from, to, resource: 'credits', amount, reasoning: 'test', ...extra };
 }
+
+/** A decision's outcome in one word: the rejection code, or 'applied'. */
+export function code(r: ApplyResult): string {
+  return r.status === 'rejected' ? r.code : 'applied';
+}
+export const codes = (rs: ApplyResult[]) => rs.map(code);
 
 export async function balance(db: Db, actor: string, resource = 'credits'): Promise<bigint> {
   const r = await db.query<{ amount: bigint }>('SELECT amount FROM balances WHERE actor = $1 AND resource = $2', [actor, resource]);
@@ -87,4 +93,17 @@ export async function assertSound(db: Db) {
   const neg = await db.query<{ n: bigint }>('SELECT count(*)::bigint AS n FROM balances WHERE amount < 0');
   assert.equal(Number(neg.rows[0].n), 0, 'no negative balance');
   return r;
+}
+
+/** Every applied result's entries are exactly the ledger rows (ids and client-side hashes). */
+export async function assertEntriesStored(db: Db, results: ApplyResult[]) {
+  for (const r of results) {
+    if (r.status !== 'applied') continue;
+    const rows = (await db.query<any>(`SELECT id, leg, kind, amount, encode(hash, 'hex') AS hash FROM ledger WHERE proposal_id = $1 ORDER BY leg`, [r.proposal_id])).rows;
+    assert.deepEqual(
+      r.entries.map((e) => [e.id, e.leg, e.kind, e.amount, e.hash]),
+      rows.map((x) => [String(x.id), x.leg, x.kind, x.amount === null ? null : String(x.amount), x.hash]),
+      `entries of ${r.proposal_id}`,
+    );
+  }
 }
