@@ -131,12 +131,13 @@ export async function applyThroughput(db: Db, agents: string[], clients: number,
  * Batched apply (LIMITS.ledger.maxBatch proposals a transaction) against two baselines on the
  * same server, each appending the same rows in batches of the same size, one transaction each,
  * into a twin of the ledger (LIKE ledger INCLUDING ALL: the same indexes and checks):
- * - `bareCopy` — the goal's baseline: the rows the writer appended, every column exactly as
+ * - `bareCopy` — the strictest baseline: the rows the writer appended, every column exactly as
  *   stored, read back as binary COPY rows and appended again with COPY FROM STDIN from those
  *   ready-made bytes. Nothing is decided, validated, hashed or even encoded: the server's own
  *   cost of appending these rows, the fastest way there is.
- * - `bareInsert` — the same rows inserted as typed arrays through unnest (the way the writer
- *   appended before it used COPY, and the baseline of earlier reports).
+ * - `bareInsert` — the same rows inserted as typed arrays through unnest: the goal's "bare
+ *   batched insert" (the way the writer appended before it used COPY, and the baseline of
+ *   earlier reports).
  * Rounds alternate the writer and its baselines, so a slow moment of the machine hits all of
  * them (on a shared 2-core machine one pair of runs swings by ±15 %); medians are
  * reported. The writer's first batch (which reads the registry and warms the cache) runs before
@@ -164,7 +165,7 @@ export async function batchThroughput(db: Db, agents: string[], batches: number,
     await Promise.all(outstanding);
     const s = (performance.now() - t0) / 1000;
     const sCopy = await bareCopy(db, firstId, size);
-    const sInsert = await bareSameRows(db, firstId, size);
+    const sInsert = await bareInsert(db, firstId, size);
     const n = batches * size;
     perRound.push({
       perSecond: Math.round(n / s),
@@ -191,7 +192,7 @@ export async function batchThroughput(db: Db, agents: string[], batches: number,
   };
 }
 
-/** The goal's baseline: rows (firstId, head] as stored, appended again into bench_copy from their own COPY bytes; seconds spent appending. */
+/** The strictest baseline: rows (firstId, head] as stored, appended again into bench_copy from their own COPY bytes; seconds spent appending. */
 async function bareCopy(db: Db, firstId: bigint, size: number): Promise<number> {
   const batches: Buffer[][] = [];
   let cur: Buffer[] = [];
@@ -216,7 +217,7 @@ async function bareCopy(db: Db, firstId: bigint, size: number): Promise<number> 
 }
 
 /** The array baseline: rows (firstId, head] as stored, inserted again into bench_same through unnest; seconds spent inserting. */
-async function bareSameRows(db: Db, firstId: bigint, size: number): Promise<number> {
+async function bareInsert(db: Db, firstId: bigint, size: number): Promise<number> {
   let spent = 0;
   for (let after = firstId; ; ) {
     const r = await db.query<any>(

@@ -45,13 +45,13 @@ export const PG_EPOCH_MS = 946_684_800_000;
 const TWO32 = 4294967296;
 
 /** Nibble value of an ASCII hex digit, -1 otherwise. */
-export const NIBBLE = new Int8Array(256).fill(-1);
+const NIBBLE = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) {
   NIBBLE['0123456789abcdef'.charCodeAt(i)] = i;
   NIBBLE['0123456789ABCDEF'.charCodeAt(i)] = i;
 }
 /** Lowercase hex of each byte value. */
-export const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
  * Writes ledger entries as binary COPY rows into one growing buffer, chaining and hashing each
